@@ -1,0 +1,111 @@
+"""Every difference between CPython and MicroPython, feature-detected in one place.
+
+Nothing else in `agent/` may import a module outside the common subset measured in
+shared/design/micropython-subset.md; this module may, because it only ever tries and falls back.
+"""
+
+import errno
+import os
+import time
+
+try:  # MicroPython
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    ticks_add = time.ticks_add
+except AttributeError:  # CPython: a monotonic clock with the same API
+    _TICKS_PERIOD = 1 << 30
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000) & (_TICKS_PERIOD - 1)
+
+    def ticks_add(ticks, delta):
+        return (ticks + delta) & (_TICKS_PERIOD - 1)
+
+    def ticks_diff(a, b):
+        half = _TICKS_PERIOD >> 1
+        return ((a - b + half) & (_TICKS_PERIOD - 1)) - half
+
+
+def monotonic_ms():
+    """A non-wrapping monotonic millisecond clock for timers (ticks wrap on MicroPython)."""
+    return _monotonic_ms()
+
+
+try:
+    _monotonic = time.monotonic
+
+    def _monotonic_ms():
+        return int(_monotonic() * 1000)
+except AttributeError:  # MicroPython: extend ticks_ms into a non-wrapping count
+    _mono_base = [0, ticks_ms()]
+
+    def _monotonic_ms():
+        now = ticks_ms()
+        _mono_base[0] += ticks_diff(now, _mono_base[1])
+        _mono_base[1] = now
+        return _mono_base[0]
+
+
+def utc_seconds():
+    """Seconds since the Unix epoch, UTC (MicroPython ports may use the 2000 epoch)."""
+    return int(time.time()) + _EPOCH_OFFSET
+
+
+# MicroPython ports with a 2000-01-01 epoch report gmtime(0)[0] == 2000.
+_EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+def gmtime(seconds):
+    """UTC broken-down time of a Unix timestamp on either runtime's epoch."""
+    return time.gmtime(seconds - _EPOCH_OFFSET)
+
+
+try:
+    from sys import print_exception  # MicroPython
+except ImportError:
+    import traceback
+
+    def print_exception(exc, file=None):
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)
+
+
+try:
+    urandom = os.urandom
+except AttributeError:  # MicroPython: os.urandom is missing in some ports
+    try:
+        from random import getrandbits as _getrandbits
+    except ImportError:  # pragma: no cover - every port we target has it
+        _getrandbits = None
+
+    def urandom(n):
+        return bytes(_getrandbits(8) for _ in range(n))
+
+
+def fsync(fileobj):
+    """Push a written file to storage where the runtime can (power-loss safety)."""
+    fileobj.flush()
+    sync = getattr(os, "fsync", None)
+    if sync is not None:
+        sync(fileobj.fileno())
+
+
+def replace(src, dst):
+    """Atomically move src over dst (os.rename overwrites on both runtimes' POSIX ports)."""
+    if hasattr(os, "replace"):
+        os.replace(src, dst)
+    else:
+        os.rename(src, dst)
+
+
+def write_atomic(path, data):
+    """Write bytes to `path` so a power cut leaves the old or the new file, never half of one."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        fsync(f)
+    replace(tmp, path)
+
+
+# errno values that mean "try again later" on a non-blocking socket.
+WOULD_BLOCK = (errno.EAGAIN, getattr(errno, "EWOULDBLOCK", errno.EAGAIN))
+IN_PROGRESS = (errno.EINPROGRESS, getattr(errno, "EALREADY", errno.EINPROGRESS))

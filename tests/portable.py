@@ -1,0 +1,12 @@
+"""The manifest of test modules: which run on both runtimes and which on CPython only.
+
+Portable modules hold only `unittest.TestCase` classes that import `unittest`, `agent` and other
+portable test helpers; `tools/mpy/run.mjs` runs exactly these inside real MicroPython, and
+tests/test_manifest.py fails when a `tests/test_*.py` module is in neither list.
+"""
+
+PORTABLE = (
+)
+
+CPYTHON_ONLY = (
+)
