@@ -9,4 +9,5 @@ PORTABLE = (
 )
 
 CPYTHON_ONLY = (
+    "test_operations",
 )
