@@ -6,6 +6,7 @@ tests/test_manifest.py fails when a `tests/test_*.py` module is in neither list.
 """
 
 PORTABLE = (
+    "test_http",
 )
 
 CPYTHON_ONLY = (
