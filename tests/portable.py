@@ -10,5 +10,6 @@ PORTABLE = (
 )
 
 CPYTHON_ONLY = (
+    "test_schema_helper",
     "test_operations",
 )
