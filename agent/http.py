@@ -237,14 +237,16 @@ class HttpConnection:
             self._pos += 2
             self._scanned = 0
         pos = self._pos
-        start = pos + max(0, self._scanned - 3)
+        fresh = pos + self._scanned  # first byte not yet looked at
         end = self._find(b"\r\n\r\n")
         if end < 0:
             if self._scanned >= self.max_head:  # fail at once, never buffer past the limit
                 if buf.find(b"\r\n", pos, pos + self.max_head) < 0:
                     raise self._fail("request line too long", 414)
                 raise self._fail("request head too large", 431)
-            if buf.find(b"\n\n", start) >= 0:  # a bare-LF client: refuse now, not at max_head
+            # A bare-LF client would wait for a CRLFCRLF that never comes: count the new LFs
+            # against the new CRLFs (from one byte back, for a CRLF across the boundary).
+            if buf.count(b"\n", fresh) != buf.count(b"\r\n", max(pos, fresh - 1)):
                 raise self._fail("bare LF line ending")
             if self._eof and len(buf) == pos:
                 self._state = DONE

@@ -10,6 +10,7 @@ PORTABLE = (
 )
 
 CPYTHON_ONLY = (
+    "test_http_interop",
     "test_schema_helper",
     "test_operations",
 )
