@@ -109,3 +109,75 @@ def write_atomic(path, data):
 # errno values that mean "try again later" on a non-blocking socket.
 WOULD_BLOCK = (errno.EAGAIN, getattr(errno, "EWOULDBLOCK", errno.EAGAIN))
 IN_PROGRESS = (errno.EINPROGRESS, getattr(errno, "EALREADY", errno.EINPROGRESS))
+
+
+def socketpair():
+    """A connected pair of sockets to wake the loop from another thread, or None."""
+    try:
+        import socket
+        return socket.socketpair()
+    except (ImportError, AttributeError, OSError):
+        return None
+
+
+def getenv(name, default=None):
+    """An environment variable; MicroPython ports without an environment give the default."""
+    getter = getattr(os, "getenv", None)
+    return getter(name, default) if getter is not None else default
+
+
+def is_root():
+    getuid = getattr(os, "getuid", None)
+    return getuid is not None and getuid() == 0
+
+
+def makedirs(path):
+    """mkdir -p (MicroPython's os has no makedirs)."""
+    if hasattr(os, "makedirs"):
+        os.makedirs(path, exist_ok=True)
+        return
+    current = "/" if path.startswith("/") else ""  # never "//x": board VFS mounts miss it
+    for part in path.split("/"):
+        if part:
+            current += part
+            try:
+                os.mkdir(current)
+            except OSError:
+                # Test by stat, not errno: the WebAssembly port raises WASI numbers (EEXIST is 20).
+                if not os.stat(current)[0] & 0x4000:  # S_IFDIR
+                    raise
+            current += "/"
+
+
+def on_terminate(callback):
+    """Call `callback()` on SIGINT and SIGTERM where the runtime has signals."""
+    try:
+        import signal
+    except ImportError:
+        return
+    for name in ("SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), lambda signum, frame: callback())
+
+
+def hostname():
+    """The operating system's host name, or "" where there is none to ask."""
+    try:
+        import socket
+        return socket.gethostname()
+    except (ImportError, AttributeError, OSError):
+        return ""
+
+
+def interface_addresses():
+    """IPv4 addresses of the host's interfaces (ifaddr on CPython), loopback last."""
+    try:
+        import ifaddr
+    except ImportError:
+        return ["127.0.0.1"]
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and ip.ip not in found:
+                found.append(ip.ip)
+    found.sort(key=lambda a: a.startswith("127."))
+    return found or ["127.0.0.1"]

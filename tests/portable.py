@@ -6,10 +6,18 @@ tests/test_manifest.py fails when a `tests/test_*.py` module is in neither list.
 """
 
 PORTABLE = (
+    "test_xmlwrite",
+    "test_soap",
+    "test_loop",
+    "test_device_service",
+    "test_dispatch",
     "test_http",
 )
 
 CPYTHON_ONLY = (
+    "test_cli",
+    "test_server",
+    "test_e2e_clients",
     "test_http_interop",
     "test_schema_helper",
     "test_operations",

@@ -1,0 +1,144 @@
+"""The sans-IO device application: one HTTP request in, one streamed response out.
+
+Dispatch follows checklist 5.1: the endpoint path picks the service, the QName of the first
+Body child picks the operation from the table generated from the official WSDLs
+(agent/operations.py). An element that is no operation of that service is env:Sender /
+ter:UnknownAction; an operation of the WSDL without a handler is env:Receiver /
+ter:ActionNotSupported, never a fake success.
+"""
+
+from . import log
+from .compat import print_exception
+from .errors import RemoteProtocolError
+from .operations import PRE_AUTH, SERVICES
+from .services.device import DeviceService
+from .services.deviceio import DeviceIOService
+from .services.events import EventService
+from .soap import (TER, SoapFault, read_envelope, sender, write_envelope,
+                   write_fault, write_upgrade)
+from .xmlwrite import XmlWriter
+
+SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
+
+# Header blocks the agent processes (checklist 5.1 "We must understand wsse:Security and the
+# WS-Addressing headers"): credentials are checked by the access policy, and the addressing
+# headers are read where an operation needs them.
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSA = "http://www.w3.org/2005/08/addressing"
+UNDERSTOOD = (
+    (WSSE, "Security"),
+    (WSA, "Action"), (WSA, "MessageID"), (WSA, "To"), (WSA, "ReplyTo"), (WSA, "FaultTo"),
+    (WSA, "From"), (WSA, "RelatesTo"),
+)
+
+
+class Reply:
+    """A response ready to stream: status, extra headers, and `write(sink)` for the body."""
+
+    def __init__(self, status, write, content_type=SOAP_CONTENT_TYPE, headers=()):
+        self.status = status
+        self.write = write
+        self.headers = [("Content-Type", content_type)] + list(headers)
+
+
+def soap_reply(body, declare=(), header=None, status=200):
+    """A SOAP envelope whose Body content `body(w)` writes."""
+    def write(sink):
+        write_envelope(XmlWriter(sink), body, header, declare)
+    return Reply(status, write)
+
+
+def fault_reply(fault):
+    """A SOAP fault with the HTTP status its code calls for (checklist 5.3)."""
+    header = write_upgrade if fault.code == "VersionMismatch" else None
+    return soap_reply(lambda w: write_fault(w, fault), (TER,), header, fault.status)
+
+
+def text_reply(status, text, headers=()):
+    """An HTTP-level answer with no SOAP in it (checklist Table 6)."""
+    data = text.encode()
+    return Reply(status, lambda sink: sink(data), "text/plain; charset=utf-8", headers)
+
+
+class RequestContext:
+    """What a handler may know about the request besides its XML.
+
+    `host` is the "host[:port]" the client addressed (used to build XAddrs, checklist 8.2),
+    `scheme` "http" or "https", `now` the device's UTC time in seconds.
+    """
+
+    def __init__(self, host, scheme="http", now=0, peer=None, envelope=None, request=None):
+        self.host = host
+        self.scheme = scheme
+        self.now = now
+        self.peer = peer
+        self.envelope = envelope
+        self.request = request
+
+    def url(self, path):
+        return self.scheme + "://" + self.host + path
+
+
+class Policy:
+    """Who may call what. Until user management lands (issue 4) only PRE_AUTH is open."""
+
+    def check(self, access, envelope, request):
+        if access != PRE_AUTH:
+            raise sender("NotAuthorized")
+
+
+class App:
+    """Maps HTTP requests to services (each a plain object with one method per operation)."""
+
+    def __init__(self, services, *, policy=None, limits=None):
+        self.by_path = {}
+        for service in services:
+            self.by_path[service.path] = service
+        self.policy = policy or Policy()
+        self.limits = limits or {}
+
+    def handle(self, request, ctx):
+        path = request.target.split("?", 1)[0]
+        service = self.by_path.get(path)
+        if service is None:
+            return text_reply(404, "Not Found\n")
+        if request.method != "POST":
+            return text_reply(405, "SOAP endpoint: use POST\n", [("Allow", "POST")])
+        charset = request.content_type_params.get("charset", "utf-8").strip('"').lower()
+        if charset not in ("utf-8", "utf8"):
+            return text_reply(415, "Only UTF-8 is supported (checklist 5.6)\n")
+        try:
+            envelope = read_envelope(request.body, UNDERSTOOD, **self.limits)
+        except SoapFault as fault:
+            log.info("refused request to %s: %s", path, fault.reason)
+            return fault_reply(fault)
+        ctx.envelope = envelope
+        ctx.request = request
+        try:
+            return self.dispatch(service, envelope, ctx)
+        except SoapFault as fault:
+            return fault_reply(fault)
+        except RemoteProtocolError as exc:
+            return fault_reply(SoapFault.from_error(exc))
+        except Exception as exc:  # a bug of ours: log it, tell the client no more than Table 5
+            log.error("handler for %s failed: %r", envelope.body.name, exc)
+            print_exception(exc)
+            return fault_reply(SoapFault("Receiver", "Action"))
+
+    def dispatch(self, service, envelope, ctx):
+        body = envelope.body
+        access = SERVICES[service.key].get(body.ns, {}).get(body.name)
+        if access is None:
+            raise sender("UnknownAction")
+        handler = getattr(service, body.name, None)
+        if handler is None:
+            raise SoapFault("Receiver", "ActionNotSupported")
+        self.policy.check(access, envelope, ctx.request)
+        write_body = handler(body, ctx)
+        return soap_reply(write_body, service.declare)
+
+
+def build_app(device):
+    """The services of this device, wired together."""
+    others = (DeviceIOService(device), EventService(device))
+    return App((DeviceService(device, others),) + others)

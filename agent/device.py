@@ -1,0 +1,30 @@
+"""The device's identity and shared state, read by every service."""
+
+from .compat import utc_seconds
+
+
+class Device:
+    """Identity (board, endpoint reference), clock and host name of this device.
+
+    `hostname` and `clock` are injected callables so the services stay sans-IO: the CLI passes
+    the operating system's, tests pass fixed ones.
+    """
+
+    def __init__(self, board, settings, *, hostname=None, clock=utc_seconds):
+        self.board = board
+        self.settings = settings
+        self._hostname = hostname or (lambda: "")
+        self.clock = clock
+
+    @property
+    def endpoint_reference(self):
+        """The WS-Discovery EPR address, `urn:uuid:...`, stable across restarts (checklist 7)."""
+        return "urn:uuid:" + self.settings.get("endpoint_uuid")
+
+    def hostname(self):
+        return self._hostname()
+
+    @property
+    def timezone(self):
+        """POSIX TZ string (checklist 8.4 #6); configurable once date/time setting lands."""
+        return self.settings.get("timezone", "UTC0")

@@ -1,0 +1,45 @@
+"""A tiny leveled logger to stderr that both runtimes have (MicroPython ships no `logging`)."""
+
+import sys
+import time
+
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
+LEVELS = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR}
+_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
+
+_state = {"level": INFO, "stream": None}
+
+
+def set_level(level):
+    """Set the threshold from a number or a name in LEVELS."""
+    _state["level"] = LEVELS[level] if isinstance(level, str) else level
+
+
+def set_stream(stream):
+    """Send log lines to `stream` (None = sys.stderr), e.g. a test's list-backed writer."""
+    _state["stream"] = stream
+
+
+def _log(level, fmt, args):
+    if level < _state["level"]:
+        return
+    message = fmt % args if args else fmt
+    t = time.localtime()
+    line = "%02d:%02d:%02d %s %s\n" % (t[3], t[4], t[5], _NAMES[level], message)
+    (_state["stream"] or sys.stderr).write(line)
+
+
+def debug(fmt, *args):
+    _log(DEBUG, fmt, args)
+
+
+def info(fmt, *args):
+    _log(INFO, fmt, args)
+
+
+def warning(fmt, *args):
+    _log(WARNING, fmt, args)
+
+
+def error(fmt, *args):
+    _log(ERROR, fmt, args)

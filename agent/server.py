@@ -1,0 +1,239 @@
+"""HTTP transport on the selector loop: non-blocking sockets around agent.session.Session.
+
+Every connection has deadlines (a request must arrive whole within `request_timeout_ms` of its
+first byte, an idle keep-alive connection lives `idle_timeout_ms`, queued output must drain
+within `send_timeout_ms`), its send queue is bounded (a client that does not read stops being
+read from), and the number of connections is capped: at the cap, the least recently active
+connection that owes nothing is dropped to make room, so idle sockets cannot lock out a client.
+"""
+
+import socket
+
+from . import log
+from .compat import IN_PROGRESS, WOULD_BLOCK
+from .loop import POLLERR, POLLHUP, POLLIN, POLLOUT
+from .session import Session
+
+# Defaults sized for a small access controller on a LAN; each is a keyword of HttpServer.
+MAX_CONNECTIONS = 64         # a handful of head ends and tools; fds stay far below ulimit
+REQUEST_TIMEOUT_MS = 10000   # a SOAP request is a few KiB: 10 s is generous, and ends slowloris
+IDLE_TIMEOUT_MS = 30000      # keep-alive reuse window; clients reconnect transparently
+SEND_TIMEOUT_MS = 30000      # a peer that stops reading is dropped
+MAX_PENDING_OUTPUT = 65536   # bytes queued for one peer before we stop reading its requests
+RECV_SIZE = 4096             # one read's bound
+ACCEPTS_PER_WAKEUP = 16      # so a connection flood cannot starve established clients
+SWEEP_MS = 500               # how often deadlines are checked
+
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class HttpServer:
+    """Serves `app` over HTTP on `loop`; `start()` binds, `close()` releases everything."""
+
+    def __init__(self, loop, app, *, bind="0.0.0.0", port=8080, scheme="http",
+                 max_connections=MAX_CONNECTIONS, request_timeout_ms=REQUEST_TIMEOUT_MS,
+                 idle_timeout_ms=IDLE_TIMEOUT_MS, send_timeout_ms=SEND_TIMEOUT_MS,
+                 max_pending_output=MAX_PENDING_OUTPUT, http_limits=None):
+        self.loop = loop
+        self.app = app
+        self.bind = bind
+        self.port = port
+        self.scheme = scheme
+        self.max_connections = max_connections
+        self.request_timeout_ms = request_timeout_ms
+        self.idle_timeout_ms = idle_timeout_ms
+        self.send_timeout_ms = send_timeout_ms
+        self.max_pending_output = max_pending_output
+        self.http_limits = http_limits or {}
+        self.connections = []
+        self.sock = None
+        self._sweeper = None
+
+    def start(self):
+        """Bind and listen; raises OSError (e.g. EADDRINUSE) for the caller to report."""
+        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
+        addr = socket.getaddrinfo(self.bind, self.port, family, socket.SOCK_STREAM)[0][-1]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+            sock.listen(64)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        self.sock = sock
+        self.port = sock.getsockname()[1]
+        self.loop.register(sock, POLLIN, self._on_accept)
+        self._sweeper = self.loop.call_later(SWEEP_MS, self._sweep)
+
+    def close(self):
+        for conn in list(self.connections):
+            conn.close()
+        if self.sock is not None:
+            self.loop.unregister(self.sock)
+            self.sock.close()
+            self.sock = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+
+    def _on_accept(self, events):
+        for _ in range(ACCEPTS_PER_WAKEUP):
+            try:
+                sock, peer = self.sock.accept()
+            except OSError as exc:
+                if exc.args[0] not in WOULD_BLOCK:
+                    log.warning("accept failed: %r", exc)
+                return
+            sock.setblocking(False)
+            if len(self.connections) >= self.max_connections and not self._evict():
+                _send_and_close(sock, _BUSY)
+                log.warning("refused %s: %d connections all busy", peer, len(self.connections))
+                continue
+            self.connections.append(_Connection(self, sock, peer))
+
+    def _evict(self):
+        """Drop the least recently active connection that owes no response; False if none."""
+        idle = [c for c in self.connections if not c.session.busy and not c.pending]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda c: c.last_active)
+        log.info("connection limit: dropping idle %s", victim.peer)
+        victim.close()
+        return True
+
+    def _sweep(self):
+        now = self.loop.clock()
+        for conn in list(self.connections):
+            conn.check_deadline(now)
+        self._sweeper = self.loop.call_later(SWEEP_MS, self._sweep)
+
+
+class _Connection:
+    """One accepted socket: reads into its Session, queues and flushes its output."""
+
+    def __init__(self, server, sock, peer):
+        self.server = server
+        self.loop = server.loop
+        self.sock = sock
+        self.peer = peer
+        self.out = []
+        self.pending = 0
+        self.last_active = self.loop.clock()
+        self.request_started = None
+        self.send_started = None
+        local = sock.getsockname()
+        host = "[%s]" % local[0] if ":" in local[0] else local[0]
+        self.session = Session(server.app, self.queue, local_host="%s:%d" % (host, local[1]),
+                               scheme=server.scheme, peer=peer, **server.http_limits)
+        self.throttled = False  # too much output queued: stop answering until it drains
+        self.events = POLLIN
+        self.loop.register(sock, POLLIN, self.on_ready)
+
+    def queue(self, data):
+        if data:
+            self.out.append(data)
+            self.pending += len(data)
+
+    def on_ready(self, events):
+        try:
+            if events & (POLLERR | POLLHUP) and not events & POLLIN:
+                self.close()
+                return
+            if events & POLLOUT:
+                self.flush()
+            if events & POLLIN and self.sock is not None:
+                self.read()
+        except Exception as exc:
+            log.error("connection %s failed: %r", self.peer, exc)
+            self.close()
+
+    def read(self):
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except OSError as exc:
+            if exc.args[0] in WOULD_BLOCK:
+                return
+            self.close()
+            return
+        now = self.loop.clock()
+        self.last_active = now
+        if data and not self.session.busy:
+            self.request_started = now
+        self.session.receive(data)
+        self.process()
+
+    def process(self):
+        """Answer complete requests while the peer keeps up with reading our answers."""
+        while not self.throttled and self.session.step():
+            if not self.session.busy:
+                self.request_started = None
+            self.throttled = self.pending >= self.server.max_pending_output
+        self.flush()
+
+    def flush(self):
+        while self.out:
+            try:
+                sent = self.sock.send(self.out[0])
+            except OSError as exc:
+                if exc.args[0] in WOULD_BLOCK or exc.args[0] in IN_PROGRESS:
+                    break
+                self.close()
+                return
+            self.pending -= sent
+            if sent < len(self.out[0]):
+                self.out[0] = self.out[0][sent:]
+                break
+            self.out.pop(0)
+        if self.out:
+            if self.send_started is None:
+                self.send_started = self.loop.clock()
+        else:
+            self.send_started = None
+            if self.session.closed:
+                self.close()
+                return
+        if self.throttled and self.pending < self.server.max_pending_output:
+            # The peer caught up: requests it pipelined while we held back can be answered.
+            self.throttled = False
+            self.process()
+            return
+        self._watch((0 if self.throttled else POLLIN) | (POLLOUT if self.out else 0))
+
+    def _watch(self, events):
+        if events != self.events and self.sock is not None:
+            self.events = events
+            self.loop.modify(self.sock, events)
+
+    def check_deadline(self, now):
+        server = self.server
+        if self.send_started is not None and now - self.send_started > server.send_timeout_ms:
+            reason = "not reading its responses"
+        elif self.request_started is not None and \
+                now - self.request_started > server.request_timeout_ms:
+            reason = "request not complete in time"
+        elif not self.session.busy and not self.out and \
+                now - self.last_active > server.idle_timeout_ms:
+            reason = None  # an ordinary keep-alive expiry
+        else:
+            return
+        if reason:
+            log.info("dropping %s: %s", self.peer, reason)
+        self.close()
+
+    def close(self):
+        if self.sock is None:
+            return
+        self.loop.unregister(self.sock)
+        self.sock.close()
+        self.sock = None
+        if self in self.server.connections:
+            self.server.connections.remove(self)
+
+
+def _send_and_close(sock, data):
+    try:
+        sock.send(data)
+    except OSError:
+        pass
+    sock.close()

@@ -1,0 +1,209 @@
+"""Device management service (tds, checklist clause 8).
+
+Implemented here: the PRE_AUTH operations every client calls before it authenticates
+(checklist 8.2, 8.3 #1, 8.4 #6, 8.5 GetEndpointReference). Capabilities report true only for
+what is implemented; they grow as later issues land.
+"""
+
+from ..compat import gmtime
+from ..soap import SoapFault, sender
+from . import SPEC_VERSION, TT, Service, parse_boolean, required
+
+TDS = "http://www.onvif.org/ver10/device/wsdl"
+
+# GetWsdlUrl (8.2): the official WSDL location; the device serves no copy of its own.
+WSDL_URL = "http://www.onvif.org/"
+
+# tt:CapabilityCategory values this device has a section for; the others are services it
+# does not offer (checklist 8.2: NoSuchService).
+_OUR_CATEGORIES = ("All", "Device", "Events")
+_OTHER_CATEGORIES = ("Analytics", "Imaging", "Media", "PTZ")
+_SECTION_ORDER = ("Device", "Events", "Extension")
+
+# SystemCapabilities lists every spec version the device follows (checklist 8.2 schema trap:
+# at least one). 2.60 is the ONVIF numbering older clients compare against.
+SUPPORTED_VERSIONS = (SPEC_VERSION, (2, 60))
+
+
+def write_version(w, ns, name, version):
+    w.start(ns, name)
+    w.leaf(TT, "Major", version[0])
+    w.leaf(TT, "Minor", version[1])
+    w.end()
+
+
+def write_date_time(w, name, t):
+    w.start(TT, name)
+    w.start(TT, "Time")
+    w.leaf(TT, "Hour", t[3])
+    w.leaf(TT, "Minute", t[4])
+    w.leaf(TT, "Second", t[5])
+    w.end()
+    w.start(TT, "Date")
+    w.leaf(TT, "Year", t[0])
+    w.leaf(TT, "Month", t[1])
+    w.leaf(TT, "Day", t[2])
+    w.end()
+    w.end()
+
+
+class DeviceService(Service):
+    """The device service; `others` are the further services it announces."""
+
+    key = "device"
+    path = "/onvif/device_service"  # fixed by checklist 5.1
+    namespace = TDS
+    declare = (TDS, TT)
+    category = "Device"
+
+    def __init__(self, device, others=()):
+        self.device = device
+        self.services = (self,) + tuple(others)
+
+    def write_capabilities(self, w):
+        # tds:DeviceServiceCapabilities (8.2.1): Network, Security, System are required.
+        w.start(TDS, "Capabilities")
+        w.leaf(TDS, "Network", attrs=[
+            ("IPFilter", False), ("ZeroConfiguration", False), ("IPVersion6", False),
+            ("DynDNS", False), ("Dot11Configuration", False), ("HostnameFromDHCP", False),
+            ("NTP", 0), ("DHCPv6", False)])
+        w.leaf(TDS, "Security", attrs=[
+            ("TLS1.0", False), ("TLS1.1", False), ("TLS1.2", False),
+            ("OnboardKeyGeneration", False), ("AccessPolicyConfig", False),
+            ("DefaultAccessPolicy", False), ("Dot1X", False), ("RemoteUserHandling", False),
+            ("X.509Token", False), ("SAMLToken", False), ("KerberosToken", False),
+            ("UsernameToken", False), ("HttpDigest", False), ("RELToken", False)])
+        w.leaf(TDS, "System", attrs=[
+            ("DiscoveryResolve", False), ("DiscoveryBye", False), ("RemoteDiscovery", False),
+            ("SystemBackup", False), ("SystemLogging", False), ("FirmwareUpgrade", False),
+            ("HttpFirmwareUpgrade", False), ("HttpSystemBackup", False),
+            ("HttpSystemLogging", False), ("HttpSupportInformation", False)])
+        w.end()
+
+    def write_legacy_capabilities(self, w, ctx):
+        """The tt:Device section of GetCapabilities (checklist 8.2 schema traps)."""
+        w.start(TT, "Device")
+        w.leaf(TT, "XAddr", ctx.url(self.path))
+        w.start(TT, "Network")
+        for name in ("IPFilter", "ZeroConfiguration", "IPVersion6", "DynDNS"):
+            w.leaf(TT, name, False)
+        w.end()
+        w.start(TT, "System")
+        for name in ("DiscoveryResolve", "DiscoveryBye", "RemoteDiscovery", "SystemBackup",
+                     "SystemLogging", "FirmwareUpgrade"):
+            w.leaf(TT, name, False)
+        for version in SUPPORTED_VERSIONS:
+            write_version(w, TT, "SupportedVersions", version)
+        w.end()
+        w.start(TT, "IO")
+        w.leaf(TT, "InputConnectors", 0)
+        w.leaf(TT, "RelayOutputs", 0)
+        w.end()
+        w.start(TT, "Security")
+        for name in ("TLS1.1", "TLS1.2", "OnboardKeyGeneration", "AccessPolicyConfig",
+                     "X.509Token", "SAMLToken", "KerberosToken", "RELToken"):
+            w.leaf(TT, name, False)
+        w.end()
+        w.end()
+
+    # -- checklist 8.2 Capabilities ---------------------------------------------------------
+
+    def GetServices(self, request, ctx):
+        include = parse_boolean(required(request, TDS, "IncludeCapability").text,
+                                "IncludeCapability")
+
+        def write(w):
+            w.start(TDS, "GetServicesResponse")
+            for service in self.services:
+                w.start(TDS, "Service")
+                w.leaf(TDS, "Namespace", service.namespace)
+                w.leaf(TDS, "XAddr", ctx.url(service.path))
+                if include:
+                    w.start(TDS, "Capabilities")
+                    service.write_capabilities(w)
+                    w.end()
+                write_version(w, TDS, "Version", service.version)
+                w.end()
+            w.end()
+        return write
+
+    def GetCapabilities(self, request, ctx):
+        wanted = set()
+        for category in request.findall(TDS, "Category"):
+            value = category.text.strip()
+            if value in _OTHER_CATEGORIES:
+                raise SoapFault("Receiver", "ActionNotSupported", "NoSuchService",
+                                reason="this device has no " + value + " service")
+            if value not in _OUR_CATEGORIES:
+                raise sender("InvalidArgVal", reason="unknown capability category")
+            wanted.add(value)
+        everything = not wanted or "All" in wanted
+        # tt:Capabilities order: Device, Events, then Extension (DeviceIO, which has no category
+        # of its own and so only comes with All).
+        sections = [s for category in _SECTION_ORDER for s in self.services
+                    if s.category == category and (everything or category in wanted)]
+
+        def write(w):
+            w.start(TDS, "GetCapabilitiesResponse")
+            w.start(TDS, "Capabilities")
+            extensions = [s for s in sections if s.category == "Extension"]
+            for service in sections:
+                if service.category != "Extension":
+                    service.write_legacy_capabilities(w, ctx)
+            if extensions:
+                w.start(TT, "Extension")
+                for service in extensions:
+                    service.write_legacy_capabilities(w, ctx)
+                w.end()
+            w.end()
+            w.end()
+        return write
+
+    def GetWsdlUrl(self, request, ctx):
+        return lambda w: _leaf_response(w, "GetWsdlUrlResponse", "WsdlUrl", WSDL_URL)
+
+    # -- checklist 8.3 #1, 8.4 #6, 8.5 ----------------------------------------------------------
+
+    def GetHostname(self, request, ctx):
+        name = self.device.hostname()
+
+        def write(w):
+            w.start(TDS, "GetHostnameResponse")
+            w.start(TDS, "HostnameInformation")
+            w.leaf(TT, "FromDHCP", False)
+            if name:
+                w.leaf(TT, "Name", name)
+            w.end()
+            w.end()
+        return write
+
+    def GetSystemDateAndTime(self, request, ctx):
+        utc = gmtime(ctx.now)
+        tz = self.device.timezone
+
+        def write(w):
+            w.start(TDS, "GetSystemDateAndTimeResponse")
+            w.start(TDS, "SystemDateAndTime")
+            # The host's clock is set by its operating system, not by NTP settings we manage.
+            w.leaf(TT, "DateTimeType", "Manual")
+            w.leaf(TT, "DaylightSavings", False)
+            w.start(TT, "TimeZone")
+            w.leaf(TT, "TZ", tz)
+            w.end()
+            # UTCDateTime is always present (8.4 #6). Until SetSystemDateAndTime lands the time
+            # zone is always UTC0, so local time equals UTC.
+            write_date_time(w, "UTCDateTime", utc)
+            write_date_time(w, "LocalDateTime", utc)
+            w.end()
+            w.end()
+        return write
+
+    def GetEndpointReference(self, request, ctx):
+        return lambda w: _leaf_response(w, "GetEndpointReferenceResponse", "GUID",
+                                        self.device.endpoint_reference)
+
+
+def _leaf_response(w, response, name, value):
+    w.start(TDS, response)
+    w.leaf(TDS, name, value)
+    w.end()
