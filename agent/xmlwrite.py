@@ -108,6 +108,14 @@ class XmlWriter:
 
     def start(self, ns, name, attrs=None, declare=()):
         """Open an element; `declare` lists namespaces to declare here for the whole subtree."""
+        prefix = self._declared.get(ns) if ns else ""
+        if not attrs and not declare and prefix is not None:
+            # Fast path (most elements): nothing to declare, no attributes.
+            qname = prefix + ":" + name if ns else name
+            self._put(">" + "<" + qname if self._open_tag else "<" + qname)
+            self._open_tag = True
+            self._stack.append((qname, ()))
+            return
         self._close_start()
         new = []
         for uri in declare:
@@ -152,10 +160,21 @@ class XmlWriter:
 
     def leaf(self, ns, name, value=None, attrs=None):
         """A whole element with optional text content."""
-        self.start(ns, name, attrs)
-        if value is not None:
-            self.text(value)
-        self.end()
+        prefix = self._declared.get(ns) if ns else ""
+        if attrs or prefix is None:
+            self.start(ns, name, attrs)
+            if value is not None:
+                self.text(value)
+            self.end()
+            return
+        # Fast path (most elements): one piece, no stack traffic.
+        qname = prefix + ":" + name if ns else name
+        text = escape_text(lexical(value)) if value is not None else ""
+        piece = "<%s>%s</%s>" % (qname, text, qname) if text else "<%s/>" % qname
+        if self._open_tag:
+            piece = ">" + piece
+            self._open_tag = False
+        self._put(piece)
 
     def close(self):
         """Finish: every element must be closed; flushes the rest."""
