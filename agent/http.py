@@ -8,8 +8,9 @@ of the peer's input is an `HttpError` carrying the status to answer (checklist 5
 
 Connection states (one request at a time; pipelined bytes wait in the buffer):
 
-    IDLE --head--> BODY --body--> WAIT --start_response--> SEND --end_response--> IDLE or CLOSED
-    any --HttpError--> ERROR                     (next_event() then answers CLOSED)
+    IDLE --head--> BODY --body--> WAIT --start_response--> SEND --end_response--> IDLE
+                                                                               or MUST_CLOSE
+    any --HttpError--> ERROR       (in MUST_CLOSE and ERROR, next_event() answers CLOSED)
 """
 
 import re
@@ -49,7 +50,7 @@ class _Sentinel:
 NEED_DATA = _Sentinel("NEED_DATA")
 CLOSED = _Sentinel("CLOSED")
 
-IDLE, BODY, WAIT, SEND, ERROR, DONE = "IDLE", "BODY", "WAIT", "SEND", "ERROR", "CLOSED"
+IDLE, BODY, WAIT, SEND, MUST_CLOSE, ERROR = "IDLE", "BODY", "WAIT", "SEND", "MUST_CLOSE", "ERROR"
 
 # Validation searches for one *bad* character: MicroPython's regex engine recurses once per
 # repetition, so `[...]+` over an 8 KiB name would overflow its stack.
@@ -84,37 +85,20 @@ def _latin1(data):
     return "".join(map(chr, data))
 
 
-def _unquote(value):
-    """quoted-string (RFC 9110 §5.6.4) to its text; tokens come back unchanged."""
-    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
-        return value
-    value = value[1:-1]
-    if "\\" not in value:
-        return value
-    out, escaped = [], False
-    for char in value:
-        if escaped or char != "\\":
-            out.append(char)
-        escaped = not escaped and char == "\\"
-    return "".join(out)
-
-
 def _params(text):
     """`; name=value` parameters (RFC 9110 §5.6.6) as a dict with lowercased names."""
     params = {}
     parts = text.split(";")
-    i = 0
-    while i < len(parts):
-        part = parts[i]
-        i += 1
-        # A quoted value may hold ";": glue parts back while a quote is open.
-        while (part.count('"') - part.count('\\"')) % 2 and i < len(parts):
-            part += ";" + parts[i]
-            i += 1
+    while parts:
+        part = parts.pop(0)
+        while part.count('"') % 2 and parts:  # a quoted value holding ";": glue it back
+            part += ";" + parts.pop(0)
         name, eq, value = part.partition("=")
-        name = name.strip(" \t").lower()
+        name, value = name.strip(" \t").lower(), value.strip(" \t")
+        if len(value) > 1 and value[0] == '"' == value[-1]:  # quoted-string (§5.6.4)
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         if name and eq and name not in params:
-            params[name] = _unquote(value.strip(" \t"))
+            params[name] = value
     return params
 
 
@@ -125,7 +109,7 @@ class Request:
         self.method = method
         self.target = target
         self.version = version
-        self.headers = [(name.lower(), value) for name, value in headers]
+        self.headers = headers
         self.body = body
         media, _, params = (self.header("content-type") or "").partition(";")
         self.content_type = media.strip(" \t").lower()
@@ -182,7 +166,7 @@ class HttpConnection:
             return
         if self._eof:
             raise LocalProtocolError("receive() after end of input")
-        if self._state == ERROR or self._state == DONE:
+        if self._state == ERROR or self._state == MUST_CLOSE:
             return  # the connection is closing: nothing more will be parsed
         buf, pos = self._buf, self._pos
         if pos >= len(buf):
@@ -201,7 +185,7 @@ class HttpConnection:
             return self._read_head()
         if state == BODY:
             return self._read_body()
-        if state == ERROR or state == DONE:
+        if state == ERROR or state == MUST_CLOSE:
             return CLOSED
         # WAIT/SEND: a pipelined request waits for end_response(); bound what piles up meanwhile.
         if len(self._buf) - self._pos > self.max_head + self.max_body:
@@ -213,9 +197,13 @@ class HttpConnection:
         out, self._output = self._output, b""
         return out
 
-    def _fail(self, message, status=400, headers=None):
+    def _abort(self):
         self._state = ERROR
         self._close = True
+        self._buf, self._pos, self._output = b"", 0, b""  # nothing more is parsed: free it now
+
+    def _fail(self, message, status=400, headers=None):
+        self._abort()
         return HttpError(message, status, headers)
 
     def _need(self, where):
@@ -249,7 +237,7 @@ class HttpConnection:
             if buf.count(b"\n", fresh) != buf.count(b"\r\n", max(pos, fresh - 1)):
                 raise self._fail("bare LF line ending")
             if self._eof and len(buf) == pos:
-                self._state = DONE
+                self._state = MUST_CLOSE
                 return CLOSED
             return self._need("a request head")
         self._pos = end + 4
@@ -296,7 +284,7 @@ class HttpConnection:
             colon = line.find(":")
             name = line[:colon]
             # RFC 9112 §5.1: no whitespace before the colon; §5.2: obs-fold is refused with 400.
-            if colon <= 0 or not _is_token(name):
+            if colon <= 0 or _NOT_TCHAR.search(name):
                 if line[:1] in (" ", "\t"):
                     raise self._fail("obsolete line folding in header")
                 raise self._fail("malformed header field")
@@ -426,7 +414,7 @@ class HttpConnection:
     @property
     def must_close(self):
         """True when the transport must close after the current (or last) response."""
-        if self._state == ERROR or self._state == DONE:
+        if self._state == ERROR or self._state == MUST_CLOSE:
             return True
         if self._state == WAIT:
             return not self._request.keep_alive
@@ -491,15 +479,13 @@ class HttpConnection:
             raise LocalProtocolError("response body shorter than its Content-Length")
         tail = b"0\r\n\r\n" if self._chunked else b""
         self._request = None
-        self._state = DONE if self._close else IDLE
+        self._state = MUST_CLOSE if self._close else IDLE
         return tail
 
     def error_response(self, exc):
         """A complete `Connection: close` answer to `exc` (b"" if a response is half sent)."""
         started = self._state == SEND
-        self._state = ERROR
-        self._close = True
-        self._output = b""
+        self._abort()
         if started:
             return b""  # the peer can only learn of the failure from the closed connection
         status = getattr(exc, "status", 500)

@@ -85,6 +85,15 @@ class ParsingTest(unittest.TestCase):
         req = one(b"GET / HTTP/1.1\r\nHost:dev\r\nX-Name: \t caf\xe9\t \r\n\r\n")
         self.assertEqual(req.header("host"), "dev")
         self.assertEqual(req.header("x-name"), "caf\xe9")
+        # valid UTF-8 too stays one character per byte (MicroPython would decode it as UTF-8)
+        self.assertEqual(one(b"GET / HTTP/1.1\r\nHost: d\r\nX: \xc3\xa9\r\n\r\n").header("x"), "\xc3\xa9")
+
+    def test_request_built_directly(self):
+        req = Request("POST", "/", "HTTP/1.0", [("connection", "keep-alive"), ("content-type", "text/xml")])
+        self.assertEqual((req.keep_alive, req.content_type, req.header("Content-Type")),
+                         (True, "text/xml", "text/xml"))
+        self.assertFalse(Request("GET", "/", "HTTP/1.0").keep_alive)
+        self.assertTrue(Request("GET", "/").keep_alive)
 
     def test_text_xml_and_absolute_form(self):
         req = one(post(ctype="text/xml").replace(b"/onvif/device_service", b"http://dev/onvif/x"))
@@ -484,8 +493,9 @@ class ResponseTest(unittest.TestCase):
         self.assertIn(b"\r\nConnection: close", head)
         self.assertIn(b"\r\nContent-Length: %d" % len(body), head)
         self.assertTrue(conn.must_close)
-        conn.receive(GET)
+        conn.receive(GET)  # dropped: the connection is closing
         self.assertIs(conn.next_event(), CLOSED)
+        self.assertEqual(conn._buf, b"")
 
     def test_error_response_hides_internal_errors(self):
         conn = self.ready()
