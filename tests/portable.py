@@ -6,6 +6,7 @@ tests/test_manifest.py fails when a `tests/test_*.py` module is in neither list.
 """
 
 PORTABLE = (
+    "test_compat",
     "test_xmlwrite",
     "test_soap",
     "test_loop",
@@ -15,6 +16,10 @@ PORTABLE = (
 )
 
 CPYTHON_ONLY = (
+    "test_micropython",
+    "test_mpy_cross",
+    "test_portable_imports",
+    "test_manifest",
     "test_cli",
     "test_server",
     "test_e2e_clients",

@@ -1,0 +1,111 @@
+// Runs the repository's Python inside real MicroPython (the WebAssembly build) under Node 20.
+//
+//   node tools/mpy/run.mjs [--suite]            every module in tests.portable.PORTABLE
+//   node tools/mpy/run.mjs --module NAME ...    only these test modules (repeatable)
+//   node tools/mpy/run.mjs --exec FILE [ARG...] one script as __main__ (benchmarks, probes)
+//
+// agent/ and tests/ are copied into MEMFS at their host paths, so tracebacks name real files and
+// `__file__`-relative data files resolve. The Python side is tools/mpy/mpy_driver.py. Exit status:
+// 0 on success, 1 on any failure, error or exception, 2 on bad usage or a missing runtime.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..", "..");
+const PACKAGES = ["agent", "tests"];
+const SKIP = new Set(["__pycache__", "node_modules"]);
+
+const USAGE = "usage: node tools/mpy/run.mjs [--suite | --module NAME ... | --exec FILE [ARG...]]";
+
+function parseArgs(argv) {
+  const opts = { modules: [], exec: null, argv: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--suite") continue;
+    if (arg === "--module" && i + 1 < argv.length) opts.modules.push(argv[++i]);
+    else if (arg === "--exec" && i + 1 < argv.length) {
+      opts.exec = path.resolve(argv[++i]);
+      opts.argv = argv.slice(i + 1); // everything after the file belongs to the script
+      break;
+    } else throw new Error(`unknown or incomplete argument ${JSON.stringify(arg)}\n${USAGE}`);
+  }
+  return opts;
+}
+
+// MicroPython writes one byte per callback; batch them and write synchronously so output
+// survives process.exit() and keeps stdout/stderr order within each stream.
+function byteSink(fd) {
+  let pending = [];
+  const flush = () => {
+    if (pending.length) fs.writeSync(fd, Buffer.from(pending));
+    pending = [];
+  };
+  const write = (bytes) => {
+    for (const b of bytes) pending.push(b);
+    if (pending.length > 4096 || bytes.includes(10)) flush();
+  };
+  return { write, flush };
+}
+
+function copyTree(FS, hostDir) {
+  FS.mkdirTree(hostDir);
+  for (const entry of fs.readdirSync(hostDir, { withFileTypes: true })) {
+    if (SKIP.has(entry.name) || entry.name.startsWith(".") || entry.name.endsWith(".pyc")) continue;
+    const hostPath = path.join(hostDir, entry.name);
+    if (entry.isDirectory()) copyTree(FS, hostPath);
+    else if (entry.isFile()) FS.writeFile(hostPath, fs.readFileSync(hostPath));
+  }
+}
+
+function copyFile(FS, hostPath) {
+  FS.mkdirTree(path.dirname(hostPath));
+  FS.writeFile(hostPath, fs.readFileSync(hostPath));
+}
+
+async function loadRuntime(out, err) {
+  let mod;
+  try {
+    mod = await import("@micropython/micropython-webassembly-pyscript");
+  } catch (e) {
+    throw new Error(`MicroPython runtime not installed (${e.code || e.message}): run \`npm ci --prefix tools/mpy\``);
+  }
+  return mod.loadMicroPython({ stdout: out.write, stderr: err.write, linebuffer: false });
+}
+
+async function main() {
+  const out = byteSink(1);
+  const err = byteSink(2);
+  let status;
+  try {
+    const opts = parseArgs(process.argv.slice(2));
+    const mp = await loadRuntime(out, err);
+    for (const pkg of PACKAGES) copyTree(mp.FS, path.join(ROOT, pkg));
+    copyFile(mp.FS, path.join(HERE, "mpy_driver.py"));
+    mp.FS.chdir(ROOT);
+    const py = JSON.stringify; // a JSON string is a valid Python string literal
+    let call;
+    if (opts.exec) {
+      copyFile(mp.FS, opts.exec);
+      call = `_rc = mpy_driver.run_file(${py(opts.exec)}, ${py(opts.argv)})`;
+    } else if (opts.modules.length) {
+      call = `_rc = mpy_driver.run_suite(mpy_driver.qualify(${py(opts.modules)}))`;
+    } else {
+      call = "from tests.portable import PORTABLE\n_rc = mpy_driver.run_suite(mpy_driver.qualify(PORTABLE))";
+    }
+    mp.runPython(`import sys\nsys.path[:0] = [${py(ROOT)}, ${py(HERE)}]\nimport mpy_driver\n${call}`);
+    status = mp.globals.get("_rc");
+    if (!Number.isInteger(status)) throw new Error(`driver returned ${status}, not an exit status`);
+  } catch (e) {
+    out.flush();
+    // A PythonError's message is the MicroPython traceback; anything else is a runner problem.
+    const python = e.name === "PythonError";
+    fs.writeSync(2, `run.mjs: ${python ? e.type + " outside the driver:\n" + e.message : e.message}\n`);
+    status = python ? 1 : 2;
+  }
+  out.flush();
+  err.flush();
+  process.exit(status);
+}
+
+main();
