@@ -386,15 +386,16 @@ class HttpConnection:
                 self._chunk = size or -1
             elif size < 0:
                 if buf.startswith(b"\r\n", pos):
-                    self._pos = pos + 2
-                    return b"".join(self._chunks)
-                end = self._find(b"\r\n\r\n")
-                if end < 0:
-                    if self._scanned >= self.max_head:
-                        raise self._fail("trailer section too large", 431)
-                    return self._need("a chunked body")
+                    end = pos - 2
+                else:
+                    end = self._find(b"\r\n\r\n")
+                    if end < 0:
+                        if self._scanned >= self.max_head:
+                            raise self._fail("trailer section too large", 431)
+                        return self._need("a chunked body")
                 self._pos = end + 4
-                return b"".join(self._chunks)
+                body, self._chunks = b"".join(self._chunks), []
+                return body
             else:
                 end = pos + size
                 if len(buf) < end + 2:
@@ -449,8 +450,9 @@ class HttpConnection:
             self._chunked, self._left = True, None
         else:  # HTTP/1.0 knows no chunks: the body ends when we close (RFC 9112 §6.3 item 8)
             close, self._left = True, None
-        if close and not told:
-            lines.append("Connection: close\r\n")
+        if close:
+            if not told:
+                lines.append("Connection: close\r\n")
         elif req.version == "HTTP/1.0":  # an HTTP/1.0 client persists only when told so
             lines.append("Connection: keep-alive\r\n")
         lines.append("\r\n")
@@ -540,7 +542,9 @@ class ResponseStream:
         if self._started:
             if self._parts:
                 self._flush()
-            self._send(conn.end_response())
+            tail = conn.end_response()
+            if tail:  # close-delimited (HTTP/1.0) bodies have no closing framing
+                self._send(tail)
             return
         body = b"".join(self._parts)
         self._parts = []

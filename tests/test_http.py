@@ -395,9 +395,10 @@ class KeepAliveTest(unittest.TestCase):
         self.assertIs(conn.next_event(), CLOSED)
 
     def test_application_asks_to_close(self):
-        req, out, close, after = self.respond(GET, [("Connection", "close")])
-        self.assertEqual((close, after), (True, CLOSED))
-        self.assertEqual(out.count(b"Connection"), 1)
+        for request in (GET, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"):
+            req, out, close, after = self.respond(request, [("Connection", "close")])
+            self.assertEqual((close, after), (True, CLOSED))
+            self.assertEqual(out.count(b"Connection"), 1)
 
 
 class PipeliningTest(unittest.TestCase):
@@ -545,8 +546,8 @@ class ResponseStreamTest(unittest.TestCase):
 
     def test_http10_large_body_is_close_delimited(self):
         conn, sent = self.stream(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", [b"x" * 40])
-        self.assertEqual(b"".join(sent), b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close"
-                                         b"\r\n\r\n" + b"x" * 40)
+        self.assertEqual(sent, [b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close"
+                                b"\r\n\r\n" + b"x" * 40])
         self.assertTrue(conn.must_close)
 
     def test_http10_small_body_keeps_alive(self):
