@@ -1,8 +1,9 @@
 """The manifest of test modules: which run on both runtimes and which on CPython only.
 
-Portable modules hold only `unittest.TestCase` classes that import `unittest`, `agent` and other
-portable test helpers; `tools/mpy/run.mjs` runs exactly these inside real MicroPython, and
-tests/test_manifest.py fails when a `tests/test_*.py` module is in neither list.
+Portable modules hold only `unittest.TestCase` classes that import `unittest`, the common subset
+(os, io, errno, ...), `agent` and other portable test helpers; `tools/mpy/run.mjs` runs exactly these
+inside real MicroPython, and tests/test_manifest.py fails when a `tests/test_*.py` module is in
+neither list or a portable one breaks these rules.
 """
 
 PORTABLE = (

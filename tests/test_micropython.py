@@ -12,6 +12,7 @@ import unittest
 
 from tests import mpy, portable
 from tests.test_manifest import MICROPYTHON_TESTCASE_API
+from tests.test_portable_imports import MICROPYTHON_API
 
 RESULT_LINE = re.compile(r"^MPY-RESULT (\{.*\})$", re.M)
 SUMMARY_LINE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", re.M)
@@ -117,3 +118,15 @@ def test_manifest_knows_micropython_testcase_api():
                           "print(' '.join(sorted(n for n in dir(unittest.TestCase) if n[0] != '_')))\n")
     assert proc.returncode == 0, _output(proc)
     assert set(proc.stdout.split()) == MICROPYTHON_TESTCASE_API
+
+
+def test_portability_scan_knows_micropython_module_api():
+    """Every attribute test_portable_imports allows exists in the pinned runtime."""
+    mpy.require_micropython()
+    script = "import %s\n" % ", ".join(sorted(MICROPYTHON_API))
+    script += "".join("print(%r, ' '.join(n for n in %r if not hasattr(%s, n)))\n"
+                      % (module, sorted(names), module) for module, names in MICROPYTHON_API.items())
+    proc = mpy.run_source(script)
+    assert proc.returncode == 0, _output(proc)
+    missing = [line for line in proc.stdout.splitlines() if len(line.split()) > 1]
+    assert not missing, "listed in MICROPYTHON_API but absent from MicroPython:\n" + "\n".join(missing)
