@@ -192,6 +192,11 @@ class HttpConnection:
             raise self._fail("too much pipelined input", 413)
         return NEED_DATA
 
+    @property
+    def buffered(self):
+        """True while bytes of a request not yet returned by next_event() are held."""
+        return self._state == BODY or len(self._buf) > self._pos
+
     def pending_output(self):
         """Bytes to send now: an interim 100 (Continue) at most, once."""
         out, self._output = self._output, b""

@@ -166,8 +166,8 @@ class _Connection:
     def process(self):
         """Answer complete requests while the peer keeps up with reading our answers."""
         while not self.throttled and self.session.step():
-            if not self.session.busy:
-                self.request_started = None
+            # A pipelined request already partly here starts its own deadline now.
+            self.request_started = self.loop.clock() if self.session.busy else None
             self.throttled = self.pending >= self.server.max_pending_output
         self.flush()
 

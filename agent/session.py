@@ -24,10 +24,13 @@ class Session:
         self.clock = clock
         self.conn = HttpConnection(**http_limits)
         self.closed = False
-        self.busy = False  # part of a request has arrived and is not yet answered
+
+    @property
+    def busy(self):
+        """Part of a request has arrived and is not yet answered (the server's deadlines)."""
+        return self.conn.buffered
 
     def receive(self, data):
-        self.busy = True
         self.conn.receive(data)
 
     def step(self):
@@ -50,7 +53,6 @@ class Session:
             self.closed = True
             return False
         self.answer(event)
-        self.busy = False
         if self.conn.must_close:
             self.closed = True
         return True

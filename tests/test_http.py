@@ -445,6 +445,29 @@ class PipeliningTest(unittest.TestCase):
         self.assertIs(result[-1], CLOSED)
 
 
+class BufferedTest(unittest.TestCase):
+    """`buffered` tells the server whether a request is part-way in (its deadline runs)."""
+
+    def test_tracks_unanswered_request_bytes(self):
+        conn = HttpConnection()
+        self.assertFalse(conn.buffered)
+        conn.receive(GET[:5])
+        self.assertIs(conn.next_event(), NEED_DATA)
+        self.assertTrue(conn.buffered)
+        conn.receive(GET[5:])
+        conn.next_event()
+        self.assertFalse(conn.buffered)
+        conn.receive(GET[:5])  # a pipelined request starts arriving
+        self.assertTrue(conn.buffered)
+
+    def test_body_still_owed_counts(self):
+        conn = HttpConnection()
+        data = post(b"<a/>")
+        conn.receive(data[:-2])
+        self.assertIs(conn.next_event(), NEED_DATA)
+        self.assertTrue(conn.buffered)
+
+
 class ResponseTest(unittest.TestCase):
     def ready(self, data=GET):
         conn = HttpConnection()
