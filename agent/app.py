@@ -10,7 +10,7 @@ ter:ActionNotSupported, never a fake success.
 from . import log
 from .compat import print_exception
 from .errors import RemoteProtocolError
-from .operations import PRE_AUTH, SERVICES
+from .operations import PRE_AUTH, access_class
 from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
 from .services.events import EventService
@@ -127,7 +127,7 @@ class App:
 
     def dispatch(self, service, envelope, ctx):
         body = envelope.body
-        access = SERVICES[service.key].get(body.ns, {}).get(body.name)
+        access = access_class(service.key, body.ns, body.name)
         if access is None:
             raise sender("UnknownAction")
         handler = getattr(service, body.name, None)

@@ -6,178 +6,188 @@ ACCESS_NAMES = ("PRE_AUTH", "READ_SYSTEM", "READ_SYSTEM_SENSITIVE", "READ_SYSTEM
                 "WRITE_SYSTEM", "UNRECOVERABLE", "READ_MEDIA", "ACTUATE")  # index = class
 TDS = "http://www.onvif.org/ver10/device/wsdl"; TMD = "http://www.onvif.org/ver10/deviceIO/wsdl"
 TEV = "http://www.onvif.org/ver10/events/wsdl"; WSNT = "http://docs.oasis-open.org/wsn/b-2"
-# endpoint -> request-element namespace -> request-element local name -> access class
+# endpoint -> request-element namespace -> ' Name=class' for each operation, where Name is
+# the request element's local name and class an index of ACCESS_NAMES. One string, not a
+# dict: on MicroPython it costs half the heap of a dict of interned names (README figures).
 SERVICES = {
     "device": {  # the device service address (checklist 5.1)
-        TDS: {
-            "AddIPAddressFilter": WRITE_SYSTEM,
-            "AddScopes": WRITE_SYSTEM,
-            "CreateCertificate": WRITE_SYSTEM,
-            "CreateDot1XConfiguration": WRITE_SYSTEM,
-            "CreateStorageConfiguration": ACTUATE,
-            "CreateUsers": WRITE_SYSTEM,
-            "DeleteCertificates": WRITE_SYSTEM,
-            "DeleteDot1XConfiguration": WRITE_SYSTEM,
-            "DeleteGeoLocation": WRITE_SYSTEM,
-            "DeleteStorageConfiguration": ACTUATE,
-            "DeleteUserRole": WRITE_SYSTEM,
-            "DeleteUsers": WRITE_SYSTEM,
-            "GetAccessPolicy": READ_SYSTEM_SECRET,
-            "GetAuthFailureWarningConfiguration": READ_SYSTEM,
-            "GetAuthFailureWarningOptions": READ_SYSTEM,
-            "GetCACertificates": READ_SYSTEM,
-            "GetCapabilities": PRE_AUTH,
-            "GetCertificateInformation": READ_SYSTEM,
-            "GetCertificates": READ_SYSTEM,
-            "GetCertificatesStatus": READ_SYSTEM,
-            "GetClientCertificateMode": READ_SYSTEM,
-            "GetDNS": READ_SYSTEM,
-            "GetDPAddresses": READ_SYSTEM,
-            "GetDeviceInformation": READ_SYSTEM,
-            "GetDiscoveryMode": READ_SYSTEM,
-            "GetDot11Capabilities": READ_SYSTEM,
-            "GetDot11Status": READ_SYSTEM,
-            "GetDot1XConfiguration": READ_SYSTEM_SENSITIVE,
-            "GetDot1XConfigurations": READ_SYSTEM_SENSITIVE,
-            "GetDynamicDNS": READ_SYSTEM,
-            "GetEndpointReference": PRE_AUTH,
-            "GetGeoLocation": READ_SYSTEM,
-            "GetHostname": PRE_AUTH,
-            "GetIPAddressFilter": READ_SYSTEM,
-            "GetNTP": READ_SYSTEM,
-            "GetNetworkDefaultGateway": READ_SYSTEM,
-            "GetNetworkInterfaces": READ_SYSTEM,
-            "GetNetworkProtocols": READ_SYSTEM,
-            "GetPasswordComplexityConfiguration": READ_SYSTEM,
-            "GetPasswordComplexityOptions": READ_SYSTEM,
-            "GetPasswordHistoryConfiguration": READ_SYSTEM,
-            "GetPkcs10Request": WRITE_SYSTEM,
-            "GetRelayOutputs": READ_MEDIA,
-            "GetRemoteDiscoveryMode": READ_SYSTEM,
-            "GetRemoteUser": READ_SYSTEM,
-            "GetScopes": READ_SYSTEM,
-            "GetServiceCapabilities": PRE_AUTH,
-            "GetServices": PRE_AUTH,
-            "GetStorageConfiguration": READ_MEDIA,
-            "GetStorageConfigurations": READ_MEDIA,
-            "GetSystemBackup": READ_SYSTEM_SECRET,
-            "GetSystemDateAndTime": PRE_AUTH,
-            "GetSystemLog": READ_SYSTEM_SECRET,
-            "GetSystemSupportInformation": READ_SYSTEM_SECRET,
-            "GetSystemUris": READ_SYSTEM,
-            "GetUserRoles": READ_SYSTEM,
-            "GetUsers": READ_SYSTEM_SECRET,
-            "GetWsdlUrl": PRE_AUTH,
-            "GetZeroConfiguration": READ_SYSTEM,
-            "LoadCACertificates": WRITE_SYSTEM,
-            "LoadCertificateWithPrivateKey": WRITE_SYSTEM,
-            "LoadCertificates": WRITE_SYSTEM,
-            "RemoveIPAddressFilter": WRITE_SYSTEM,
-            "RemoveScopes": WRITE_SYSTEM,
-            "RestoreSystem": UNRECOVERABLE,
-            "ScanAvailableDot11Networks": READ_SYSTEM,
-            "SendAuxiliaryCommand": ACTUATE,
-            "SetAccessPolicy": WRITE_SYSTEM,
-            "SetAuthFailureWarningConfiguration": WRITE_SYSTEM,
-            "SetCertificatesStatus": WRITE_SYSTEM,
-            "SetClientCertificateMode": WRITE_SYSTEM,
-            "SetDNS": WRITE_SYSTEM,
-            "SetDPAddresses": WRITE_SYSTEM,
-            "SetDiscoveryMode": WRITE_SYSTEM,
-            "SetDot1XConfiguration": WRITE_SYSTEM,
-            "SetDynamicDNS": WRITE_SYSTEM,
-            "SetGeoLocation": WRITE_SYSTEM,
-            "SetHashingAlgorithm": WRITE_SYSTEM,
-            "SetHostname": WRITE_SYSTEM,
-            "SetHostnameFromDHCP": WRITE_SYSTEM,
-            "SetIPAddressFilter": WRITE_SYSTEM,
-            "SetNTP": WRITE_SYSTEM,
-            "SetNetworkDefaultGateway": WRITE_SYSTEM,
-            "SetNetworkInterfaces": WRITE_SYSTEM,
-            "SetNetworkProtocols": WRITE_SYSTEM,
-            "SetPasswordComplexityConfiguration": WRITE_SYSTEM,
-            "SetPasswordHistoryConfiguration": WRITE_SYSTEM,
-            "SetRelayOutputSettings": ACTUATE,
-            "SetRelayOutputState": ACTUATE,
-            "SetRemoteDiscoveryMode": WRITE_SYSTEM,
-            "SetRemoteUser": WRITE_SYSTEM,
-            "SetScopes": WRITE_SYSTEM,
-            "SetStorageConfiguration": ACTUATE,
-            "SetSystemDateAndTime": WRITE_SYSTEM,
-            "SetSystemFactoryDefault": UNRECOVERABLE,
-            "SetUser": WRITE_SYSTEM,
-            "SetUserRole": WRITE_SYSTEM,
-            "SetZeroConfiguration": WRITE_SYSTEM,
-            "StartFirmwareUpgrade": UNRECOVERABLE,
-            "StartSystemRestore": UNRECOVERABLE,
-            "SystemReboot": UNRECOVERABLE,
-            "UpgradeFirmware": UNRECOVERABLE,
-            "UpgradeSystemFirmware": UNRECOVERABLE,
-        },
+        TDS: (" AddIPAddressFilter=4"
+              " AddScopes=4"
+              " CreateCertificate=4"
+              " CreateDot1XConfiguration=4"
+              " CreateStorageConfiguration=7"
+              " CreateUsers=4"
+              " DeleteCertificates=4"
+              " DeleteDot1XConfiguration=4"
+              " DeleteGeoLocation=4"
+              " DeleteStorageConfiguration=7"
+              " DeleteUserRole=4"
+              " DeleteUsers=4"
+              " GetAccessPolicy=3"
+              " GetAuthFailureWarningConfiguration=1"
+              " GetAuthFailureWarningOptions=1"
+              " GetCACertificates=1"
+              " GetCapabilities=0"
+              " GetCertificateInformation=1"
+              " GetCertificates=1"
+              " GetCertificatesStatus=1"
+              " GetClientCertificateMode=1"
+              " GetDNS=1"
+              " GetDPAddresses=1"
+              " GetDeviceInformation=1"
+              " GetDiscoveryMode=1"
+              " GetDot11Capabilities=1"
+              " GetDot11Status=1"
+              " GetDot1XConfiguration=2"
+              " GetDot1XConfigurations=2"
+              " GetDynamicDNS=1"
+              " GetEndpointReference=0"
+              " GetGeoLocation=1"
+              " GetHostname=0"
+              " GetIPAddressFilter=1"
+              " GetNTP=1"
+              " GetNetworkDefaultGateway=1"
+              " GetNetworkInterfaces=1"
+              " GetNetworkProtocols=1"
+              " GetPasswordComplexityConfiguration=1"
+              " GetPasswordComplexityOptions=1"
+              " GetPasswordHistoryConfiguration=1"
+              " GetPkcs10Request=4"
+              " GetRelayOutputs=6"
+              " GetRemoteDiscoveryMode=1"
+              " GetRemoteUser=1"
+              " GetScopes=1"
+              " GetServiceCapabilities=0"
+              " GetServices=0"
+              " GetStorageConfiguration=6"
+              " GetStorageConfigurations=6"
+              " GetSystemBackup=3"
+              " GetSystemDateAndTime=0"
+              " GetSystemLog=3"
+              " GetSystemSupportInformation=3"
+              " GetSystemUris=1"
+              " GetUserRoles=1"
+              " GetUsers=3"
+              " GetWsdlUrl=0"
+              " GetZeroConfiguration=1"
+              " LoadCACertificates=4"
+              " LoadCertificateWithPrivateKey=4"
+              " LoadCertificates=4"
+              " RemoveIPAddressFilter=4"
+              " RemoveScopes=4"
+              " RestoreSystem=5"
+              " ScanAvailableDot11Networks=1"
+              " SendAuxiliaryCommand=7"
+              " SetAccessPolicy=4"
+              " SetAuthFailureWarningConfiguration=4"
+              " SetCertificatesStatus=4"
+              " SetClientCertificateMode=4"
+              " SetDNS=4"
+              " SetDPAddresses=4"
+              " SetDiscoveryMode=4"
+              " SetDot1XConfiguration=4"
+              " SetDynamicDNS=4"
+              " SetGeoLocation=4"
+              " SetHashingAlgorithm=4"
+              " SetHostname=4"
+              " SetHostnameFromDHCP=4"
+              " SetIPAddressFilter=4"
+              " SetNTP=4"
+              " SetNetworkDefaultGateway=4"
+              " SetNetworkInterfaces=4"
+              " SetNetworkProtocols=4"
+              " SetPasswordComplexityConfiguration=4"
+              " SetPasswordHistoryConfiguration=4"
+              " SetRelayOutputSettings=7"
+              " SetRelayOutputState=7"
+              " SetRemoteDiscoveryMode=4"
+              " SetRemoteUser=4"
+              " SetScopes=4"
+              " SetStorageConfiguration=7"
+              " SetSystemDateAndTime=4"
+              " SetSystemFactoryDefault=5"
+              " SetUser=4"
+              " SetUserRole=4"
+              " SetZeroConfiguration=4"
+              " StartFirmwareUpgrade=5"
+              " StartSystemRestore=5"
+              " SystemReboot=5"
+              " UpgradeFirmware=5"
+              " UpgradeSystemFirmware=5"
+              " "),
     },
     "deviceio": {  # the DeviceIO service address (checklist 9)
-        TDS: {
-            "GetRelayOutputs": READ_MEDIA,
-            "SetRelayOutputState": ACTUATE,
-        },
-        TMD: {
-            "GetAudioOutputConfiguration": READ_MEDIA,
-            "GetAudioOutputConfigurationOptions": READ_MEDIA,
-            "GetAudioOutputs": READ_MEDIA,
-            "GetAudioSourceConfiguration": READ_MEDIA,
-            "GetAudioSourceConfigurationOptions": READ_MEDIA,
-            "GetAudioSources": READ_MEDIA,
-            "GetDigitalInputConfigurationOptions": READ_SYSTEM,
-            "GetDigitalInputs": READ_SYSTEM,
-            "GetRelayOutputOptions": PRE_AUTH,
-            "GetSerialPortConfiguration": READ_SYSTEM,
-            "GetSerialPortConfigurationOptions": READ_SYSTEM,
-            "GetSerialPorts": READ_SYSTEM,
-            "GetServiceCapabilities": PRE_AUTH,
-            "GetVideoOutputConfiguration": READ_MEDIA,
-            "GetVideoOutputConfigurationOptions": READ_MEDIA,
-            "GetVideoOutputs": READ_MEDIA,
-            "GetVideoSourceConfiguration": READ_MEDIA,
-            "GetVideoSourceConfigurationOptions": READ_MEDIA,
-            "GetVideoSources": READ_MEDIA,
-            "SendReceiveSerialCommand": ACTUATE,
-            "SetAudioOutputConfiguration": ACTUATE,
-            "SetAudioSourceConfiguration": ACTUATE,
-            "SetDigitalInputConfigurations": ACTUATE,
-            "SetRelayOutputSettings": ACTUATE,
-            "SetSerialPortConfiguration": ACTUATE,
-            "SetVideoOutputConfiguration": ACTUATE,
-            "SetVideoSourceConfiguration": ACTUATE,
-        },
+        TDS: (" GetRelayOutputs=6"
+              " SetRelayOutputState=7"
+              " "),
+        TMD: (" GetAudioOutputConfiguration=6"
+              " GetAudioOutputConfigurationOptions=6"
+              " GetAudioOutputs=6"
+              " GetAudioSourceConfiguration=6"
+              " GetAudioSourceConfigurationOptions=6"
+              " GetAudioSources=6"
+              " GetDigitalInputConfigurationOptions=1"
+              " GetDigitalInputs=1"
+              " GetRelayOutputOptions=0"
+              " GetSerialPortConfiguration=1"
+              " GetSerialPortConfigurationOptions=1"
+              " GetSerialPorts=1"
+              " GetServiceCapabilities=0"
+              " GetVideoOutputConfiguration=6"
+              " GetVideoOutputConfigurationOptions=6"
+              " GetVideoOutputs=6"
+              " GetVideoSourceConfiguration=6"
+              " GetVideoSourceConfigurationOptions=6"
+              " GetVideoSources=6"
+              " SendReceiveSerialCommand=7"
+              " SetAudioOutputConfiguration=7"
+              " SetAudioSourceConfiguration=7"
+              " SetDigitalInputConfigurations=7"
+              " SetRelayOutputSettings=7"
+              " SetSerialPortConfiguration=7"
+              " SetVideoOutputConfiguration=7"
+              " SetVideoSourceConfiguration=7"
+              " "),
     },
     "events": {  # the event service address (checklist 10.1, 10.3)
-        TEV: {
-            "AddEventBroker": WRITE_SYSTEM,
-            "CreatePullPointSubscription": READ_MEDIA,
-            "DeleteEventBroker": WRITE_SYSTEM,
-            "GetEventBrokers": READ_MEDIA,
-            "GetEventProperties": READ_MEDIA,
-            "GetServiceCapabilities": PRE_AUTH,
-        },
-        WSNT: {
-            "CreatePullPoint": READ_MEDIA,
-            "GetCurrentMessage": READ_MEDIA,
-            "Subscribe": READ_MEDIA,
-        },
+        TEV: (" AddEventBroker=4"
+              " CreatePullPointSubscription=6"
+              " DeleteEventBroker=4"
+              " GetEventBrokers=6"
+              " GetEventProperties=6"
+              " GetServiceCapabilities=0"
+              " "),
+        WSNT: (" CreatePullPoint=6"
+               " GetCurrentMessage=6"
+               " Subscribe=6"
+               " "),
     },
     "subscription": {  # a pull point's or subscription manager's address (checklist 10.1, 10.3)
-        TEV: {
-            "PullMessages": READ_MEDIA,
-            "Seek": READ_MEDIA,
-            "SetSynchronizationPoint": READ_MEDIA,
-        },
-        WSNT: {
-            "DestroyPullPoint": READ_MEDIA,
-            "GetMessages": READ_MEDIA,
-            "PauseSubscription": READ_MEDIA,
-            "Renew": READ_MEDIA,
-            "ResumeSubscription": READ_MEDIA,
-            "Unsubscribe": READ_MEDIA,
-        },
+        TEV: (" PullMessages=6"
+              " Seek=6"
+              " SetSynchronizationPoint=6"
+              " "),
+        WSNT: (" DestroyPullPoint=6"
+               " GetMessages=6"
+               " PauseSubscription=6"
+               " Renew=6"
+               " ResumeSubscription=6"
+               " Unsubscribe=6"
+               " "),
     },
 }
+
+
+def access_class(endpoint, ns, name):
+    """The access class of request element {ns}name at `endpoint`; None if no operation there."""
+    ops = SERVICES[endpoint].get(ns)
+    at = -1 if ops is None else ops.find(" " + name + "=")
+    return None if at < 0 else int(ops[at + len(name) + 2])
+
+
+def operations(endpoint):
+    """Every (namespace, request element name, access class) of `endpoint`."""
+    for ns, ops in SERVICES[endpoint].items():
+        for entry in ops.split():
+            name, _, access = entry.partition("=")
+            yield ns, name, int(access)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent import operations
-from agent.operations import ACCESS_NAMES, SERVICES, TDS, TEV, TMD, WSNT
+from agent.operations import ACCESS_NAMES, SERVICES, TDS, TEV, TMD, WSNT, access_class
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,11 +29,12 @@ needs_shared = pytest.mark.skipif(not (gen.shared_dir() / "onvif").is_dir(),
                                   reason="shared folder with the WSDLs not found (ONVIF_SHARED)")
 
 
+TABLE = {(endpoint, ns, name): access for endpoint in SERVICES
+         for ns, name, access in operations.operations(endpoint)}
+
+
 def _classes(access):
-    return {(endpoint, ns, name)
-            for endpoint, namespaces in SERVICES.items()
-            for ns, ops in namespaces.items()
-            for name, value in ops.items() if value == access}
+    return {key for key, value in TABLE.items() if value == access}
 
 
 @needs_shared
@@ -53,8 +54,9 @@ def test_port_type_sizes_match_sources_md():
 
 
 def test_table_sizes():
-    sizes = {(endpoint, ns): len(ops)
-             for endpoint, namespaces in SERVICES.items() for ns, ops in namespaces.items()}
+    sizes = {}
+    for endpoint, ns, _ in TABLE:
+        sizes[endpoint, ns] = sizes.get((endpoint, ns), 0) + 1
     assert sizes == {
         ("device", TDS): 103,
         # deviceio.wsdl reuses tds:GetRelayOutputs and tds:SetRelayOutputState (checklist 5.1).
@@ -82,8 +84,7 @@ def test_access_classes_are_valid():
     assert ACCESS_NAMES == gen.ACCESS_NAMES
     for value, name in enumerate(ACCESS_NAMES):
         assert getattr(operations, name) == value
-    used = {value for namespaces in SERVICES.values() for ops in namespaces.values()
-            for value in ops.values()}
+    used = set(TABLE.values())
     assert used <= set(range(len(ACCESS_NAMES)))
 
 
@@ -99,13 +100,20 @@ def test_access_classes_are_valid():
     ("subscription", WSNT, "Renew", "READ_MEDIA"),
 ])
 def test_checklist_spot_values(endpoint, ns, name, access):
-    assert ACCESS_NAMES[SERVICES[endpoint][ns][name]] == access
+    assert ACCESS_NAMES[access_class(endpoint, ns, name)] == access
 
 
 def test_notify_is_not_received():
     # WS-BN Notify goes from the device to the consumer (checklist 10.3).
-    assert all("Notify" not in ops for namespaces in SERVICES.values()
-               for ops in namespaces.values())
+    assert all(name != "Notify" for _, _, name in TABLE)
+
+
+def test_lookup_matches_whole_names_only():
+    assert access_class("device", TDS, "GetUsers") == operations.READ_SYSTEM_SECRET
+    for name in ("Users", "GetUser", "GetUsersX", "", "GetUsers=3", " GetUsers"):
+        assert access_class("device", TDS, name) is None, name
+    assert access_class("device", "urn:other", "GetUsers") is None
+    assert access_class("deviceio", TDS, "GetUsers") is None
 
 
 def test_module_imports_nothing():

@@ -394,19 +394,40 @@ def render(services):
         "                %s)  # index = class" % ", ".join(names[4:]),
         'TDS = "%s"; TMD = "%s"' % (TDS, TMD),
         'TEV = "%s"; WSNT = "%s"' % (TEV, WSNT),
-        "# endpoint -> request-element namespace -> request-element local name -> access class",
+        "# endpoint -> request-element namespace -> ' Name=class' for each operation, where Name is",
+        "# the request element's local name and class an index of ACCESS_NAMES. One string, not a",
+        "# dict: on MicroPython it costs half the heap of a dict of interned names (README figures).",
         "SERVICES = {",
     ]
     for endpoint in sorted(services):
         lines.append('    "%s": {  # %s' % (endpoint, ENDPOINT_NOTES[endpoint]))
         for ns in sorted(services[endpoint], key=NS_NAMES.__getitem__):
-            lines.append("        %s: {" % NS_NAMES[ns])
-            for name, access in sorted(services[endpoint][ns].items()):
-                lines.append('            "%s": %s,' % (name, ACCESS_NAMES[access]))
-            lines.append("        },")
+            entries = sorted(services[endpoint][ns].items())
+            for i, (name, access) in enumerate(entries):
+                lead = "        %s: (" % NS_NAMES[ns] if i == 0 else " " * (len(NS_NAMES[ns]) + 11)
+                lines.append('%s" %s=%d"' % (lead, name, access))
+            lines.append(" " * (len(NS_NAMES[ns]) + 11) + '" "),')
         lines.append("    },")
     lines.append("}")
+    lines.append(LOOKUP)
     return "\n".join(lines) + "\n"
+
+
+LOOKUP = '''
+
+def access_class(endpoint, ns, name):
+    """The access class of request element {ns}name at `endpoint`; None if no operation there."""
+    ops = SERVICES[endpoint].get(ns)
+    at = -1 if ops is None else ops.find(" " + name + "=")
+    return None if at < 0 else int(ops[at + len(name) + 2])
+
+
+def operations(endpoint):
+    """Every (namespace, request element name, access class) of `endpoint`."""
+    for ns, ops in SERVICES[endpoint].items():
+        for entry in ops.split():
+            name, _, access = entry.partition("=")
+            yield ns, name, int(access)'''
 
 
 def main(argv=None):
