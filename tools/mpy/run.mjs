@@ -3,6 +3,8 @@
 //   node tools/mpy/run.mjs [--suite]            every module in tests.portable.PORTABLE
 //   node tools/mpy/run.mjs --module NAME ...    only these test modules (repeatable)
 //   node tools/mpy/run.mjs --exec FILE [ARG...] one script as __main__ (benchmarks, probes)
+//   --mpy DIR (before the above)                 DIR (compiled .mpy packages, as boards run them)
+//                                                comes first on sys.path, ahead of the sources
 //
 // agent/ and tests/ are copied into MEMFS at their host paths, so tracebacks name real files and
 // `__file__`-relative data files resolve. The Python side is tools/mpy/mpy_driver.py. Exit status:
@@ -16,14 +18,15 @@ const ROOT = path.resolve(HERE, "..", "..");
 const PACKAGES = ["agent", "tests"];
 const SKIP = new Set(["__pycache__", "node_modules"]);
 
-const USAGE = "usage: node tools/mpy/run.mjs [--suite | --module NAME ... | --exec FILE [ARG...]]";
+const USAGE = "usage: node tools/mpy/run.mjs [--mpy DIR] [--suite | --module NAME ... | --exec FILE [ARG...]]";
 
 function parseArgs(argv) {
-  const opts = { modules: [], exec: null, argv: [] };
+  const opts = { modules: [], exec: null, argv: [], mpy: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--suite") continue;
     if (arg === "--module" && i + 1 < argv.length) opts.modules.push(argv[++i]);
+    else if (arg === "--mpy" && i + 1 < argv.length) opts.mpy = path.resolve(argv[++i]);
     else if (arg === "--exec" && i + 1 < argv.length) {
       opts.exec = path.resolve(argv[++i]);
       opts.argv = argv.slice(i + 1); // everything after the file belongs to the script
@@ -82,6 +85,7 @@ async function main() {
     const mp = await loadRuntime(out, err);
     for (const pkg of PACKAGES) copyTree(mp.FS, path.join(ROOT, pkg));
     copyFile(mp.FS, path.join(HERE, "mpy_driver.py"));
+    if (opts.mpy) copyTree(mp.FS, opts.mpy);
     mp.FS.chdir(ROOT);
     const py = JSON.stringify; // a JSON string is a valid Python string literal
     let call;
@@ -93,7 +97,8 @@ async function main() {
     } else {
       call = "from tests.portable import PORTABLE\n_rc = mpy_driver.run_suite(mpy_driver.qualify(PORTABLE))";
     }
-    mp.runPython(`import sys\nsys.path[:0] = [${py(ROOT)}, ${py(HERE)}]\nimport mpy_driver\n${call}`);
+    const paths = (opts.mpy ? [opts.mpy] : []).concat([ROOT, HERE]).map(py).join(", ");
+    mp.runPython(`import sys\nsys.path[:0] = [${paths}]\nimport mpy_driver\n${call}`);
     status = mp.globals.get("_rc");
     if (!Number.isInteger(status)) throw new Error(`driver returned ${status}, not an exit status`);
   } catch (e) {
