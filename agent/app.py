@@ -10,7 +10,8 @@ ter:ActionNotSupported, never a fake success.
 from . import log
 from .compat import print_exception
 from .errors import RemoteProtocolError
-from .operations import PRE_AUTH, access_class
+from .access import access_class
+from .operations import PRE_AUTH
 from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
 from .services.events import EventService

@@ -3,7 +3,7 @@ import unittest
 from agent import log
 from agent.app import build_app
 from agent.device import Device
-from agent.operations import operations
+from agent.access import operations
 from agent.settings import Settings
 from tests.soapclient import SOAP12, InMemoryClient, envelope, http_request
 

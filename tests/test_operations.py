@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent import operations
-from agent.operations import ACCESS_NAMES, SERVICES, TDS, TEV, TMD, WSNT, access_class
+from agent.access import access_class, operations as endpoint_operations
+from agent.operations import ACCESS_NAMES, SERVICES, TDS, TEV, TMD, WSNT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +31,7 @@ needs_shared = pytest.mark.skipif(not (gen.shared_dir() / "onvif").is_dir(),
 
 
 TABLE = {(endpoint, ns, name): access for endpoint in SERVICES
-         for ns, name, access in operations.operations(endpoint)}
+         for ns, name, access in endpoint_operations(endpoint)}
 
 
 def _classes(access):

@@ -409,25 +409,7 @@ def render(services):
             lines.append(" " * (len(NS_NAMES[ns]) + 11) + '" "),')
         lines.append("    },")
     lines.append("}")
-    lines.append(LOOKUP)
     return "\n".join(lines) + "\n"
-
-
-LOOKUP = '''
-
-def access_class(endpoint, ns, name):
-    """The access class of request element {ns}name at `endpoint`; None if no operation there."""
-    ops = SERVICES[endpoint].get(ns)
-    at = -1 if ops is None else ops.find(" " + name + "=")
-    return None if at < 0 else int(ops[at + len(name) + 2])
-
-
-def operations(endpoint):
-    """Every (namespace, request element name, access class) of `endpoint`."""
-    for ns, ops in SERVICES[endpoint].items():
-        for entry in ops.split():
-            name, _, access = entry.partition("=")
-            yield ns, name, int(access)'''
 
 
 def main(argv=None):
