@@ -33,7 +33,7 @@ class Settings:
             values = json.loads(data)
             if not isinstance(values, dict):
                 raise ValueError("not an object")
-        except ValueError as exc:
+        except (ValueError, UnicodeError) as exc:
             # Never refuse to start a device over its own state file: keep the bad copy aside.
             log.error("settings file %s is unreadable (%s); moved aside, starting fresh",
                       self.path, exc)

@@ -13,6 +13,7 @@ PORTABLE = (
     "test_loop",
     "test_device_service",
     "test_dispatch",
+    "test_state",
     "test_http",
 )
 

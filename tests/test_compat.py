@@ -6,40 +6,7 @@ import os
 import unittest
 
 from agent import compat
-
-
-_made = [0]
-
-
-def _scratch_dir():
-    """A fresh writable directory on either runtime (MicroPython has no tempfile; MEMFS has /tmp)."""
-    try:
-        import tempfile
-    except ImportError:
-        _made[0] += 1
-        path = "/tmp/onvif-agent-test-%d-%d" % (compat.ticks_ms(), _made[0])
-        os.mkdir(path)
-        return path
-    return tempfile.mkdtemp()
-
-
-def _remove_tree(path):
-    for name in os.listdir(path):
-        child = path + "/" + name
-        if os.stat(child)[0] & 0x4000:  # S_IFDIR
-            _remove_tree(child)
-        else:
-            os.remove(child)
-    os.rmdir(path)
-
-
-def _exists(path):
-    # MicroPython boards have no os.path.
-    try:
-        os.stat(path)
-    except OSError:
-        return False
-    return True
+from tests.scratch import exists, remove_tree, scratch_dir
 
 
 class TicksTest(unittest.TestCase):
@@ -76,11 +43,11 @@ class MonotonicTest(unittest.TestCase):
 
 class WriteAtomicTest(unittest.TestCase):
     def setUp(self):
-        self.dir = _scratch_dir()
+        self.dir = scratch_dir()
         self.path = self.dir + "/settings.json"
 
     def tearDown(self):
-        _remove_tree(self.dir)
+        remove_tree(self.dir)
 
     def _read(self):
         with open(self.path, "rb") as f:
@@ -94,16 +61,16 @@ class WriteAtomicTest(unittest.TestCase):
         compat.write_atomic(self.path, b"a much longer old content")
         compat.write_atomic(self.path, b"new")
         self.assertEqual(self._read(), b"new")
-        self.assertFalse(_exists(self.path + ".tmp"))
+        self.assertFalse(exists(self.path + ".tmp"))
         self.assertEqual(os.listdir(self.dir), ["settings.json"])
 
 
 class MakedirsTest(unittest.TestCase):
     def setUp(self):
-        self.dir = _scratch_dir()
+        self.dir = scratch_dir()
 
     def tearDown(self):
-        _remove_tree(self.dir)
+        remove_tree(self.dir)
 
     def test_creates_missing_parents_and_accepts_existing_ones(self):
         leaf = self.dir + "/a/b/c"
