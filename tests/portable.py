@@ -15,6 +15,8 @@ PORTABLE = (
     "test_dispatch",
     "test_state",
     "test_http",
+    "test_xmlparse",
+    "test_xmltree",
 )
 
 CPYTHON_ONLY = (
@@ -28,4 +30,5 @@ CPYTHON_ONLY = (
     "test_http_interop",
     "test_schema_helper",
     "test_operations",
+    "test_xml_oracle",
 )
