@@ -95,24 +95,44 @@ def is_ncname(s):
     return True
 
 
-# Validated raw QNames -> (prefix, local): request vocabularies are small and repeat on every
-# request, so this memo removes name checking from the hot path. It holds only pure functions of
-# its keys, so sharing it between parsers leaks nothing; clearing bounds it.
-_QNAMES = {}
-_QNAMES_MAX = 512
+class _Memo:
+    """Results of a pure function of bytes keys, forgotten wholesale past a byte budget.
+
+    Request vocabularies are small and repeat on every request, so names and whole start tags are
+    checked once, not per request. Entries depend only on their keys (and the default limits), so
+    sharing them between parsers leaks nothing.
+    """
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.size = 0
+        self.map = {}
+
+    def put(self, key, value):
+        if len(key) > self.budget >> 2:  # no single entry may crowd out the rest
+            return
+        if self.size + len(key) > self.budget:
+            self.map.clear()
+            self.size = 0
+        self.size += len(key)
+        self.map[key] = value
+
+
+# Budgets in key bytes: an ONVIF request has ~15 distinct start tags of ~60 bytes, gSOAP Envelopes
+# ~1.5 KB; small enough for a MicroPython heap.
+_QNAMES = _Memo(2048)  # raw QName -> (prefix, local)
+_TAGS = _Memo(8192)  # start tag bytes between '<' and '>' -> XmlParser._tag() result
 
 
 def _split_qname(raw):
     """(prefix, local) of a QName (Namespaces in XML 1.0 [7]), or None; prefix is "" when absent."""
-    qn = _QNAMES.get(raw)
+    qn = _QNAMES.map.get(raw)
     if qn is None:
         parts = raw.decode().split(":")
         if len(parts) > 2 or not is_ncname(parts[-1]) or len(parts) == 2 and not is_ncname(parts[0]):
             return None
         qn = (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
-        if len(_QNAMES) >= _QNAMES_MAX:
-            _QNAMES.clear()
-        _QNAMES[raw] = qn
+        _QNAMES.put(raw, qn)
     return qn
 
 
@@ -181,6 +201,9 @@ class XmlParser:
         self._closed = False
         self._starved = False  # NEED_DATA was the last answer and nothing was fed since
         self._error = None
+        # The start-tag memo's entries were checked against the default limits only.
+        defaults = (max_name, max_attrs, max_text) == (MAX_NAME, MAX_ATTRS, MAX_TEXT)
+        self._tags = _TAGS if defaults else None
 
     def feed(self, data):
         if self._error is not None:
@@ -226,15 +249,61 @@ class XmlParser:
         if self._error is not None:
             raise self._error
         try:
-            ev = self._content() if self._stack else self._misc()
-        except XmlError as e:
-            self._error = e
-            raise
+            if not self._stack:
+                return self._misc()
+            buf = self._buf
+            n = len(buf)
+            while True:  # element content (XML 1.0 [43]); text and end tags inline, being most events
+                i = self._pos
+                if i >= n:
+                    return self._starve("an element")
+                r = self._resume  # > i only when this token starved before
+                if buf[i] != 60:
+                    j = buf.find(b"<", r if r > i else i)
+                    size = (n if j < 0 else j) - i + self._textlen
+                    if size > self.max_text:
+                        self._fail("text node longer than max_text (%d bytes)" % self.max_text,
+                                   i + self.max_text - self._textlen)
+                    if j < 0:
+                        self._resume = n
+                        return self._starve("an element")
+                    self._textlen = size
+                    self._pos = j
+                    if r:
+                        self._resume = 0
+                    raw = buf[i:j]
+                    if b"&" in raw or b"\r" in raw or b"]]>" in raw:
+                        return (TEXT, self._chars(raw, i, False))
+                    return (TEXT, raw.decode())
+                if i + 1 >= n:
+                    return self._starve("a tag")
+                c = buf[i + 1]
+                if c == 47:  # ETag (XML 1.0 [42]), matching its start tag (WFC: Element Type Match)
+                    j = buf.find(b">", r if r > i else i + 2)
+                    if j < 0:
+                        self._resume = n
+                        return self._starve("an end tag")
+                    raw, end, parent_nsmap = self._stack[-1]
+                    name = buf[i + 2:j]
+                    if name != raw and name.rstrip(_WS) != raw:
+                        self._fail("end tag does not match the start tag", i)
+                    self._stack.pop()
+                    self._nsmap = parent_nsmap
+                    self._pos = j + 1
+                    self._textlen = 0
+                    if r:
+                        self._resume = 0
+                    return end
+                if c == 33:
+                    ev = self._bang(buf, i, True)
+                elif c == 63:
+                    ev = self._pi(buf, i)
+                else:
+                    return self._start_tag(buf, i)
+                if ev is not None:
+                    return ev
         except (IndexError, ValueError, UnicodeError):  # defence in depth for the contract
             self._fail("malformed markup", self._pos)
-        if ev is NEED_DATA:
-            self._starved = True
-        return ev
 
     # -- helpers: `i` and friends index _buf; errors report document offsets
 
@@ -245,6 +314,7 @@ class XmlParser:
     def _starve(self, what):
         if self._closed:
             self._fail("document ends inside " + what, len(self._buf))
+        self._starved = True
         return NEED_DATA
 
     def _check(self):
@@ -282,7 +352,7 @@ class XmlParser:
             self._pos = i
             if i >= n:
                 if not self._closed:
-                    return NEED_DATA
+                    return self._starve("the prolog")
                 if self._root:
                     return None
                 self._fail("no root element", i)
@@ -313,16 +383,19 @@ class XmlParser:
             if buf[:3] == _BOM:
                 i = self._pos = 3
             elif not self._closed and len(buf) < 3 and _BOM.startswith(buf):
-                return NEED_DATA
+                return self._starve("a byte order mark")
         head = buf[i:i + 6]
         if len(head) < 6 and not self._closed and b"<?xml".startswith(head[:5]):
-            return NEED_DATA
+            return self._starve("the XML declaration")
         if head[:5] == b"<?xml" and head[5:] and head[5] in _WS:
             j = buf.find(b"?>", max(i + 6, self._resume))
             if j < 0:
                 self._resume = max(i + 6, len(buf) - 1)
                 return self._starve("the XML declaration")
-            self._xml_decl(buf[i + 5:j], i + 5)
+            key = buf[i + 1:j + 1]  # "?xml ...?" is no start tag's bytes, so it shares their memo
+            if key not in _TAGS.map:
+                self._xml_decl(buf[i + 5:j], i + 5)
+                _TAGS.put(key, True)
             self._pos = j + 2
             self._resume = 0
         self._started = True
@@ -344,7 +417,7 @@ class XmlParser:
                 v += 1
             close = body.find(body[v:v + 1], v + 1) if body[v:v + 1] in (b'"', b"'") else -1
             if q == p or e < 0 or close < 0:
-                raise XmlError("malformed XML declaration", self._base + at + q)
+                self._fail("malformed XML declaration", at + q)
             names.append(body[q:e].rstrip(_WS))
             values.append(body[v + 1:close])
             p = close + 1
@@ -355,44 +428,7 @@ class XmlParser:
         if ok and names[-1] == b"standalone":
             ok = values[-1] in (b"yes", b"no")
         if not ok:
-            raise XmlError("XML declaration must be version 1.0, encoding UTF-8", self._base + at)
-
-    def _content(self):
-        """Element content (XML 1.0 [43]) up to the next event; text inline, being half of them."""
-        buf = self._buf
-        while True:
-            i = self._pos
-            if i >= len(buf):
-                return self._starve("an element")
-            if buf[i] != 60:
-                j = buf.find(b"<", i if self._resume < i else self._resume)
-                size = (len(buf) if j < 0 else j) - i + self._textlen
-                if size > self.max_text:
-                    self._fail("text node longer than max_text (%d bytes)" % self.max_text,
-                               i + self.max_text - self._textlen)
-                if j < 0:
-                    self._resume = len(buf)
-                    return self._starve("an element")
-                self._textlen = size
-                self._pos = j
-                self._resume = 0
-                raw = buf[i:j]
-                if b"&" in raw or b"\r" in raw or b"]]>" in raw:
-                    return (TEXT, self._chars(raw, i, False))
-                return (TEXT, raw.decode())
-            if i + 1 >= len(buf):
-                return self._starve("a tag")
-            c = buf[i + 1]
-            if c == 47:
-                return self._end_tag(buf, i)
-            if c == 33:
-                ev = self._bang(buf, i, True)
-            elif c == 63:
-                ev = self._pi(buf, i)
-            else:
-                return self._start_tag(buf, i)
-            if ev is not None:
-                return ev
+            self._fail("XML declaration must be version 1.0, encoding UTF-8", at)
 
     def _chars(self, raw, at, attr):
         """Character data or an attribute value with references replaced (XML 1.0 4.1, 4.6)."""
@@ -430,36 +466,40 @@ class XmlParser:
         self._fail("character reference to a non-character", at)
 
     def _start_tag(self, buf, i):
-        """STag / EmptyElemTag (XML 1.0 [40], [44]) with namespace processing."""
+        """STag / EmptyElemTag (XML 1.0 [40], [44]), names resolved (Namespaces in XML 1.0 5-6)."""
         j = buf.find(b">", i + 1 if self._resume <= i else self._resume)
         if j < 0:
             self._resume = len(buf)
             return self._starve("a start tag")
-        if buf.find(b"=", i, j) < 0:  # no attribute: the '>' found ends the tag
-            empty = buf[j - 1] == 47 and j - 1 > i
-            raw = buf[i + 1:j - 1 if empty else j].rstrip(_WS)
-            attrs = ()
-            self._pos = j + 1
-        else:
-            parsed = self._attributes(buf, i)
-            if parsed is NEED_DATA:
+        memo = self._tags
+        tag = memo.map.get(buf[i + 1:j]) if memo is not None else None
+        if tag is None:
+            tag = self._tag(buf, i, j)
+            if tag is NEED_DATA:
                 self._resume = len(buf)
                 return self._starve("a start tag")
-            raw, attrs, empty = parsed
-        if len(raw) > self.max_name:
-            self._fail("name longer than max_name (%d bytes)" % self.max_name, i + 1)
-        qn = _split_qname(raw)
-        if qn is None:
-            self._fail("malformed element name", i + 1)
+            if memo is not None:
+                memo.put(buf[i + 1:self._pos - 1], tag)
+        else:  # the same bytes up to the first '>' were a whole tag before
+            self._pos = j + 1
+        prefix, local, decls, attrs, empty, raw = tag
         nsmap = self._nsmap
-        if attrs:
-            nsmap, attrs = self._namespaces(attrs, nsmap)
-        else:
-            attrs = {}
-        prefix, local = qn
+        if decls:
+            nsmap = dict(nsmap)
+            for p, uri in decls:
+                if uri:
+                    nsmap[p] = uri
+                else:  # xmlns="" undeclares the default namespace
+                    nsmap.pop("", None)
         ns = nsmap.get(prefix) if prefix else nsmap.get("", "")
         if ns is None:
             self._fail("unbound namespace prefix", i + 1)
+        resolved = {}
+        for p, name, value, at in attrs:
+            key = (nsmap.get(p) if p else "", name)  # unprefixed attributes are in no namespace
+            if key[0] is None or key in resolved:
+                self._fail("duplicate attribute" if key in resolved else "unbound namespace prefix", i + at)
+            resolved[key] = value
         if len(self._stack) >= self.max_depth:
             self._fail("elements nested deeper than max_depth (%d)" % self.max_depth, i)
         self._textlen = 0
@@ -470,7 +510,49 @@ class XmlParser:
         else:
             self._stack.append((raw, end, self._nsmap))
             self._nsmap = nsmap
-        return (START, ns, local, attrs, nsmap)
+        return (START, ns, local, resolved, nsmap)
+
+    def _tag(self, buf, i, j):
+        """The context-free part of the start tag at i, whose first '>' is at j: (prefix, local,
+        namespace declarations, attributes, empty, raw name), names and values checked and
+        decoded; or NEED_DATA when the tag goes on past the input."""
+        if buf.find(b"=", i, j) < 0:  # no attribute: the '>' found ends the tag
+            empty = buf[j - 1] == 47 and j - 1 > i
+            raw = buf[i + 1:j - 1 if empty else j].rstrip(_WS)
+            raw_attrs = ()
+            self._pos = j + 1
+        else:
+            parsed = self._attributes(buf, i)
+            if parsed is NEED_DATA:
+                return NEED_DATA
+            raw, raw_attrs, empty = parsed
+        prefix, local = self._qname(raw, i + 1)
+        decls = []
+        attrs = []
+        for name, value, at, value_at in raw_attrs:
+            p, name = self._qname(name, at)
+            if b"&" in value or b"\t" in value or b"\n" in value or b"\r" in value:
+                value = self._chars(value, value_at, True)
+            else:
+                value = value.decode()
+            if p == "xmlns" or not p and name == "xmlns":  # Namespaces in XML 1.0 section 3
+                p = name if p else ""
+                if p in [d[0] for d in decls]:
+                    self._fail("duplicate namespace declaration", at)
+                if p == "xmlns" or value == XMLNS_NS or (p == "xml") != (value == XML_NS) or p and not value:
+                    self._fail("reserved or empty namespace declaration", at)
+                decls.append((p, value))
+            else:
+                attrs.append((p, name, value, at - i))
+        return prefix, local, tuple(decls), tuple(attrs), empty, raw
+
+    def _qname(self, raw, at):
+        if len(raw) > self.max_name:
+            self._fail("name longer than max_name (%d bytes)" % self.max_name, at)
+        qn = _split_qname(raw)
+        if qn is None:
+            self._fail("malformed name", at)
+        return qn
 
     def _attributes(self, buf, i):
         """(raw name, [(raw attribute name, raw value, its offset, value's offset)], empty) of the
@@ -520,67 +602,6 @@ class XmlParser:
                 self._fail("'<' in an attribute value", v + 1 + k)
             attrs.append((buf[q:e].rstrip(_WS), value, q, v + 1))
             p = close + 1
-
-    def _namespaces(self, raw_attrs, nsmap):
-        """Apply xmlns declarations, then resolve attribute names (Namespaces in XML 1.0 3-6)."""
-        decls = None
-        plain = []
-        for name, value, at, value_at in raw_attrs:
-            if len(name) > self.max_name:
-                self._fail("name longer than max_name (%d bytes)" % self.max_name, at)
-            qn = _split_qname(name)
-            if qn is None:
-                self._fail("malformed attribute name", at)
-            if b"&" in value or b"\t" in value or b"\n" in value or b"\r" in value:
-                value = self._chars(value, value_at, True)
-            else:
-                value = value.decode()
-            if qn[0] == "xmlns" or qn == ("", "xmlns"):
-                prefix = qn[1] if qn[0] else ""
-                if decls is None:
-                    decls = {}
-                if prefix in decls:
-                    self._fail("duplicate namespace declaration", at)
-                if (prefix == "xmlns" or value == XMLNS_NS or (prefix == "xml") != (value == XML_NS)
-                        or prefix and not value):
-                    self._fail("reserved or empty namespace declaration", at)
-                decls[prefix] = value
-            else:
-                plain.append((qn, value, at))
-        if decls:
-            nsmap = dict(nsmap)
-            for prefix, uri in decls.items():
-                if uri:
-                    nsmap[prefix] = uri
-                else:  # xmlns="" undeclares the default namespace
-                    nsmap.pop("", None)
-        attrs = {}
-        for (prefix, local), value, at in plain:
-            ns = nsmap.get(prefix) if prefix else ""  # unprefixed attributes are in no namespace
-            if ns is None:
-                self._fail("unbound namespace prefix", at)
-            key = (ns, local)
-            if key in attrs:
-                self._fail("duplicate attribute", at)
-            attrs[key] = value
-        return nsmap, attrs
-
-    def _end_tag(self, buf, i):
-        """ETag (XML 1.0 [42]); it must match its start tag (WFC: Element Type Match)."""
-        j = buf.find(b">", i + 2 if self._resume <= i else self._resume)
-        if j < 0:
-            self._resume = len(buf)
-            return self._starve("an end tag")
-        raw, end, parent_nsmap = self._stack[-1]
-        name = buf[i + 2:j]
-        if name != raw and name.rstrip(_WS) != raw:
-            self._fail("end tag does not match the start tag", i)
-        self._stack.pop()
-        self._nsmap = parent_nsmap
-        self._pos = j + 1
-        self._textlen = 0
-        self._resume = 0
-        return end
 
     def _bang(self, buf, i, in_content):
         """Comment (skipped) or CDATA section (a TEXT event); anything else starting '<!' is a

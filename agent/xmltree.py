@@ -60,20 +60,17 @@ class TreeBuilder:
         self._stack = []
         self._last = None  # the element whose text (or tail, after its end) receives data
         self._tail = False
-        self._data = None  # character data since the last tag
 
     def event(self, ev):
         kind = ev[0]
         if kind == TEXT:
-            if self._last is not None:
-                self._data = ev[1] if self._data is None else self._data + ev[1]
+            last = self._last
+            if last is not None:  # pieces are few and bounded by max_text, so += is fine
+                if self._tail:
+                    last.tail += ev[1]
+                else:
+                    last.text += ev[1]
             return None
-        if self._data is not None:
-            if self._tail:
-                self._last.tail = self._data
-            else:
-                self._last.text = self._data
-            self._data = None
         if kind == START:
             el = Element(ev[1], ev[2], ev[3], ev[4])
             if self._stack:
@@ -98,12 +95,13 @@ def parse(data, **limits):
     parser = XmlParser(**limits)
     parser.feed(data)
     parser.close()
-    builder = TreeBuilder()
+    next_event = parser.next_event
+    event = TreeBuilder().event
     root = None
     while True:
-        ev = parser.next_event()
+        ev = next_event()
         if ev is None:
             return root
-        done = builder.event(ev)
+        done = event(ev)
         if done is not None:
             root = done

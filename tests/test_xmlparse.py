@@ -361,6 +361,29 @@ class TestLimits(unittest.TestCase):
             parser.feed(doc[60:] + b" ")
         self.assertEqual(cm.exception.position, 100)
 
+    def test_limits_hold_for_tags_seen_before(self):
+        # default-limit parsers remember whole start tags; a stricter parser must not reuse them
+        doc = b"<a b='" + b"x" * 11 + b"' c='1' d='2'><p:e xmlns:p='u'/></a>"
+        self.assertEqual(len(events(doc)), 4)
+        self.assertEqual(error(doc, max_text=10).position, 5)
+        self.assertEqual(error(doc, max_attrs=2).position, 25)
+        self.assertEqual(error(doc, max_name=2).position, 32)
+
+    def test_remembered_tags_resolve_in_their_own_scope(self):
+        tag = b"<p:e q:x='1'/>"
+        one = events(b"<r xmlns:p='urn:1' xmlns:q='urn:2'>" + tag + b"</r>")[1]
+        two = events(b"<r xmlns:p='urn:3' xmlns:q='urn:3'>" + tag + b"</r>")[1]
+        self.assertEqual((one[1], one[3], two[1], two[3]), ("urn:1", {("urn:2", "x"): "1"}, "urn:3", {("urn:3", "x"): "1"}))
+        self.assertEqual(error(b"<r>" + tag + b"</r>").position, 4)
+        self.assertEqual(error(b"<r xmlns:p='u' xmlns:q='u'><p:e q:x='1' p:x='2'/></r>").position, 40)
+
+    def test_memory_of_tags_is_bounded(self):
+        from agent import xmlparse
+        for k in range(400):
+            events(b"<a n%d='%s'/>" % (k, b"v" * k))
+        self.assertTrue(xmlparse._TAGS.size <= xmlparse._TAGS.budget)
+        self.assertTrue(xmlparse._QNAMES.size <= xmlparse._QNAMES.budget)
+
     def test_defaults_are_the_module_constants(self):
         from agent import xmlparse
         parser = XmlParser()
