@@ -112,7 +112,9 @@ class XmlWriter:
         if not attrs and not declare and prefix is not None:
             # Fast path (most elements): nothing to declare, no attributes.
             qname = prefix + ":" + name if ns else name
-            self._put(">" + "<" + qname if self._open_tag else "<" + qname)
+            piece = "><" + qname if self._open_tag else "<" + qname
+            self._parts.append(piece)
+            self._size += len(piece)
             self._open_tag = True
             self._stack.append((qname, ()))
             return
@@ -137,10 +139,14 @@ class XmlWriter:
         """Close the innermost open element."""
         qname, new = self._stack.pop()
         if self._open_tag:
-            self._put("/>")
+            piece = "/>"
             self._open_tag = False
         else:
-            self._put("</" + qname + ">")
+            piece = "</" + qname + ">"
+        self._parts.append(piece)
+        self._size += len(piece)
+        if self._size >= self._chunk:
+            self.flush()
         for uri in new:  # those declarations go out of scope with the element
             del self._declared[uri]
 
@@ -167,14 +173,28 @@ class XmlWriter:
                 self.text(value)
             self.end()
             return
-        # Fast path (most elements): one piece, no stack traffic.
+        # Fast path (most elements): one piece, no stack traffic, no escaping of numbers.
         qname = prefix + ":" + name if ns else name
-        text = escape_text(lexical(value)) if value is not None else ""
-        piece = "<%s>%s</%s>" % (qname, text, qname) if text else "<%s/>" % qname
+        kind = type(value)
+        if kind is str:
+            text = escape_text(value)
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif value is None:
+            text = ""
+        else:
+            text = str(value)
+        if text:
+            piece = "<" + qname + ">" + text + "</" + qname + ">"
+        else:
+            piece = "<" + qname + "/>"
         if self._open_tag:
             piece = ">" + piece
             self._open_tag = False
-        self._put(piece)
+        self._parts.append(piece)
+        self._size += len(piece)
+        if self._size >= self._chunk:
+            self.flush()
 
     def close(self):
         """Finish: every element must be closed; flushes the rest."""
