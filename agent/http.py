@@ -551,8 +551,10 @@ class ResponseStream:
             if tail:  # close-delimited (HTTP/1.0) bodies have no closing framing
                 self._send(tail)
             return
-        body = b"".join(self._parts)
+        # One part is the common case (the XML writer flushes once): no copy to join it.
+        body = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
         self._parts = []
         self._started = True
-        self._send(conn.start_response(self._status, self._headers, len(body))
-                   + conn.send_data(body) + conn.end_response())
+        data = conn.start_response(self._status, self._headers, len(body)) + conn.send_data(body)
+        tail = conn.end_response()
+        self._send(data + tail if tail else data)

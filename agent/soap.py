@@ -77,10 +77,6 @@ def receiver(*subcodes, reason=None):
     return SoapFault("Receiver", *subcodes, reason=reason)
 
 
-def action_not_supported():
-    return receiver("ActionNotSupported")
-
-
 class Envelope:
     """A parsed request: its header blocks and the first Body child, as small trees."""
 
