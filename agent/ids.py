@@ -1,4 +1,4 @@
-"""Identifiers: random UUIDs (RFC 9562 version 4) as `urn:uuid:` URIs."""
+"""Identifiers: random UUIDs (RFC 9562 version 4)."""
 
 from .compat import urandom
 
@@ -10,7 +10,3 @@ def uuid4():
     b[8] = (b[8] & 0x3F) | 0x80  # RFC variant
     h = "".join("%02x" % x for x in b)
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
-
-
-def urn_uuid():
-    return "urn:uuid:" + uuid4()

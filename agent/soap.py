@@ -73,10 +73,6 @@ def sender(*subcodes, reason=None):
     return SoapFault("Sender", *subcodes, reason=reason)
 
 
-def receiver(*subcodes, reason=None):
-    return SoapFault("Receiver", *subcodes, reason=reason)
-
-
 class Envelope:
     """A parsed request: its header blocks and the first Body child, as small trees."""
 
