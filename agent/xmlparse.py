@@ -12,9 +12,11 @@ import re
 from agent.errors import LocalProtocolError, RemoteProtocolError
 
 # Every bound in one place (lessons-from-anchors lesson 3); each is a keyword of XmlParser.
-MAX_DEPTH = 32  # deepest ONVIF request is ~6 (Envelope/Body/SetRelayOutputSettings/RelayOutput/Properties/Mode)
+# The deepest ONVIF request nests ~6 elements (Envelope/Body/SetRelayOutputSettings/RelayOutput/
+# Properties/Mode); 32 leaves room for extensions and stops stack-exhaustion nesting.
+MAX_DEPTH = 32
 MAX_NAME = 128  # bytes of one prefixed name; the longest ONVIF/WS-* QNames are ~45 with a prefix
-MAX_ATTRS = 64  # per element, xmlns declarations included: gSOAP clients declare ~30 on the Envelope
+MAX_ATTRS = 64  # per element, xmlns declarations included: gSOAP Envelopes declare ~30
 MAX_TEXT = 16384  # bytes of one text node or attribute value: base64 SerialData of a 12 KiB command
 MAX_TOTAL = 65536  # bytes fed in all: the HTTP body bound, so a SOAP body never outgrows it
 
@@ -62,7 +64,8 @@ else:
 # What MicroPython's lax decoder lets through: overlong forms, surrogates, code points above
 # U+10FFFF (RFC 3629), and the non-characters U+FFFE/U+FFFF that XML 1.0 [2] excludes.
 _BAD_UTF8 = re.compile(
-    b"[\xc0\xc1\xf5-\xff]|\xe0[\x80-\x9f]|\xed[\xa0-\xbf]|\xf0[\x80-\x8f]|\xf4[\x90-\xbf]|\xef\xbf[\xbe\xbf]"
+    b"[\xc0\xc1\xf5-\xff]|\xe0[\x80-\x9f]|\xed[\xa0-\xbf]|\xf0[\x80-\x8f]|\xf4[\x90-\xbf]"
+    b"|\xef\xbf[\xbe\xbf]"
 )
 _NAME_START = "ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _NAME_CHAR = _NAME_START + "-.0123456789"
@@ -78,8 +81,14 @@ def _name_start(c):
     )
 
 
+_NCNAME_ASCII = re.compile("[A-Za-z_][-.0-9A-Za-z_]*")
+
+
 def is_ncname(s):
     """Whether str `s` is an NCName (Namespaces in XML 1.0 [4]: an XML Name without colons)."""
+    m = _NCNAME_ASCII.match(s)
+    if m is not None and len(m.group(0)) == len(s):  # the usual, all-ASCII case
+        return True
     if not s:
         return False
     first = True
@@ -89,7 +98,8 @@ def is_ncname(s):
                 return False
         else:
             c = ord(ch)
-            if not (_name_start(c) or not first and (c == 0xB7 or 0x300 <= c <= 0x36F or 0x203F <= c <= 0x2040)):
+            if not (_name_start(c) or not first and (
+                    c == 0xB7 or 0x300 <= c <= 0x36F or 0x203F <= c <= 0x2040)):  # [4a] NameChar
                 return False
         first = False
     return True
@@ -112,10 +122,13 @@ class _Memo:
         if len(key) > self.budget >> 2:  # no single entry may crowd out the rest
             return
         if self.size + len(key) > self.budget:
-            self.map.clear()
-            self.size = 0
+            self.clear()
         self.size += len(key)
         self.map[key] = value
+
+    def clear(self):
+        self.map.clear()
+        self.size = 0
 
 
 # Budgets in key bytes: an ONVIF request has ~15 distinct start tags of ~60 bytes, gSOAP Envelopes
@@ -128,21 +141,23 @@ def _split_qname(raw):
     """(prefix, local) of a QName (Namespaces in XML 1.0 [7]), or None; prefix is "" when absent."""
     qn = _QNAMES.map.get(raw)
     if qn is None:
-        parts = raw.decode().split(":")
-        if len(parts) > 2 or not is_ncname(parts[-1]) or len(parts) == 2 and not is_ncname(parts[0]):
+        prefix, colon, local = raw.decode().partition(":")
+        qn = (prefix, local) if colon else ("", prefix)
+        if not is_ncname(qn[1]) or colon and not is_ncname(prefix):  # NCNames have no ':'
             return None
-        qn = (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
         _QNAMES.put(raw, qn)
     return qn
 
 
 def _is_char(c):
     """XML 1.0 [2] Char, for character references."""
-    return c >= 0x20 and (c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or 0x10000 <= c <= 0x10FFFF) or c in (9, 10, 13)
+    if c < 0x20:
+        return c in (9, 10, 13)
+    return c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or 0x10000 <= c <= 0x10FFFF
 
 
 def _bad_byte_at(run):
-    """Offset of the first illegal control byte or invalid UTF-8 sequence in `run` (error path only)."""
+    """Offset of the first illegal control byte or bad UTF-8 sequence in `run` (error path)."""
     k, n = 0, len(run)
     while k < n:
         c = run[k]
@@ -216,7 +231,8 @@ class XmlParser:
             return
         total = self._total + len(data)
         if total > self.max_total:
-            self._fail("document longer than max_total (%d bytes)" % self.max_total, self.max_total - self._base)
+            self._fail("document longer than max_total (%d bytes)" % self.max_total,
+                       self.max_total - self._base)
         self._total = total
         pos = self._pos
         if pos:  # compact: no `del buf[:n]` on MicroPython, and a fresh bytes is as cheap
@@ -239,7 +255,7 @@ class XmlParser:
         if self._valid < len(self._buf):
             self._fail("truncated UTF-8 sequence at end of input", self._valid)
         if self._starved:
-            self.next_event()  # with no more input to wait for, this raises unless the document is done
+            self.next_event()  # no more input to wait for: this raises unless the document is done
 
     def next_event(self):
         ev = self._pending
@@ -253,7 +269,7 @@ class XmlParser:
                 return self._misc()
             buf = self._buf
             n = len(buf)
-            while True:  # element content (XML 1.0 [43]); text and end tags inline, being most events
+            while True:  # element content (XML 1.0 [43]); text and end tags inline: most events
                 i = self._pos
                 if i >= n:
                     return self._starve("an element")
@@ -331,7 +347,8 @@ class XmlParser:
             return
         run = buf[self._valid:end]
         try:  # decoding refuses malformed UTF-8 on both runtimes, overlong forms only on CPython
-            bad = _has_ctrl(run) or len(run.decode()) != len(run) and _BAD_UTF8.search(run) is not None
+            bad = _has_ctrl(run) or (len(run.decode()) != len(run)
+                                     and _BAD_UTF8.search(run) is not None)
         except UnicodeError:
             bad = True
         if bad:
@@ -366,7 +383,8 @@ class XmlParser:
             elif c == 63:
                 ev = self._pi(buf, i)
             elif c == 47 or self._root:
-                self._fail("markup after the root element" if self._root else "end tag before the root", i)
+                self._fail("markup after the root element" if self._root
+                           else "end tag before the root", i)
             else:
                 self._root = True
                 ev = self._start_tag(buf, i)
@@ -402,7 +420,7 @@ class XmlParser:
         return None
 
     def _xml_decl(self, body, at):
-        """XML 1.0 [23]: version 1.0, then optional encoding (UTF-8 only) and standalone, in order."""
+        """XML 1.0 [23]: version 1.0, then optional encoding (UTF-8 only) and standalone."""
         names, values = [], []
         p, n = 0, len(body)
         while True:
@@ -497,8 +515,10 @@ class XmlParser:
         resolved = {}
         for p, name, value, at in attrs:
             key = (nsmap.get(p) if p else "", name)  # unprefixed attributes are in no namespace
-            if key[0] is None or key in resolved:
-                self._fail("duplicate attribute" if key in resolved else "unbound namespace prefix", i + at)
+            if key[0] is None:
+                self._fail("unbound namespace prefix", i + at)
+            if key in resolved:
+                self._fail("duplicate attribute", i + at)
             resolved[key] = value
         if len(self._stack) >= self.max_depth:
             self._fail("elements nested deeper than max_depth (%d)" % self.max_depth, i)
@@ -539,7 +559,8 @@ class XmlParser:
                 p = name if p else ""
                 if p in [d[0] for d in decls]:
                     self._fail("duplicate namespace declaration", at)
-                if p == "xmlns" or value == XMLNS_NS or (p == "xml") != (value == XML_NS) or p and not value:
+                if (p == "xmlns" or value == XMLNS_NS or (p == "xml") != (value == XML_NS)
+                        or p and not value):
                     self._fail("reserved or empty namespace declaration", at)
                 decls.append((p, value))
             else:
@@ -623,7 +644,8 @@ class XmlParser:
             j = buf.find(b"]]>", max(i + 9, self._resume))
             size = (len(buf) if j < 0 else j) - i - 9 + self._textlen
             if size > self.max_text:
-                self._fail("text node longer than max_text (%d bytes)" % self.max_text, i + 9 + self.max_text - self._textlen)
+                self._fail("text node longer than max_text (%d bytes)" % self.max_text,
+                           i + 9 + self.max_text - self._textlen)
             if j < 0:
                 self._resume = max(i + 9, len(buf) - 2)
                 return self._starve("a CDATA section")
@@ -633,8 +655,9 @@ class XmlParser:
             return (TEXT, _literal(buf[i + 9:j], False)) if j > i + 9 else None
         if len(head) < 9 and (b"<!--".startswith(head) or b"<![CDATA[".startswith(head)):
             return self._starve("markup")
-        self._fail("DOCTYPE and markup declarations are refused" if in_content or head[:3] != b"<![" else
-                   "CDATA section outside the root element", i)
+        if not in_content and head[:3] == b"<![":
+            self._fail("CDATA section outside the root element", i)
+        self._fail("DOCTYPE and markup declarations are refused", i)
 
     def _pi(self, buf, i):
         """Processing instruction (XML 1.0 [16]): checked and skipped."""

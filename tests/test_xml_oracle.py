@@ -31,16 +31,22 @@ from agent.xmlparse import XmlError, XmlParser
 from agent.xmltree import TreeBuilder
 
 SEED = 20240501
-GENERATED = 4000
-MUTATED = 12000
+GENERATED = 5000
+MUTATED = 15000
 
 NAMESPACES = ["urn:a", "urn:b", "http://www.onvif.org/ver10/schema", "urn:\u00e9t\u00e9"]
 PREFIXES = ["p", "q", "tt", "\u00e9"]
-LOCALS = ["a", "b", "Envelope", "x-y", "x.y", "_u", "n1", "\u00e9l\u00e8ve", "\u03b1\u03b2", "\u0436",
-          "\u4e2d\u6587", "\u3042", "a\u00b7b"]
-TEXTS = ["x", "hello world", " ", "\n  ", "\t", "\r\n", "\r", "caf\u00e9", "\u4e2d", "\u00d7\u00ab\u00a0",
-         "\U000f0041", ">", "]]y", "a]b", "1 &lt; 2", "&amp;", "&lt;", "&gt;", "&quot;",
-         "&apos;", "&#65;", "&#x41;", "&#x9;", "&#13;", "&#x10FFFF;", "&#233;", "&#x4E2D;", "&#0000065;"]
+LOCALS = ["a", "b", "Envelope", "x-y", "x.y", "_u", "n1", "\u00e9l\u00e8ve", "\u03b1\u03b2",
+          "\u0436", "\u4e2d\u6587", "\u3042", "a\u00b7b"]
+TEXTS = ["x", "hello world", " ", "\n  ", "\t", "\r\n", "\r", "caf\u00e9", "\u4e2d",
+         "\u00d7\u00ab\u00a0", "\U000f0041", ">", "]]y", "a]b", "1 &lt; 2", "&amp;", "&lt;", "&gt;",
+         "&quot;", "&apos;", "&#65;", "&#x41;", "&#x9;", "&#13;", "&#x10FFFF;", "&#233;",
+         "&#x4E2D;", "&#0000065;"]
+VALUES = ["v", " ", "\t", "\n", "\r\n", "&amp;", "&lt;", "&#9;", "&#xA;", "&#13;", "\u00e9",
+          "\u4e2d", ">", "'", '"', "urn:x"]
+CDATA = ["", "x", "<a>&amp;", "]]", "\r\n", "\u4e2d"]
+COMMENTS = ["<!-- comment -->", "<!-- - -->", "<!--\u00e9-->"]
+PIS = ["<?target?>", "<?t data with > inside?>", "<?xml-stylesheet x?>"]
 
 
 class Gen:
@@ -96,8 +102,10 @@ class Gen:
             used.add(local)
             attrs.append(((ap + ":" if ap else "") + local, self.value()))
         r.shuffle(attrs)
-        tag = "<" + name + "".join(r.choice([" ", "\n", "  ", "\t"]) + k + r.choice(["=", " = "]) + self.quote(v)
-                                   for k, v in attrs) + r.choice(["", " ", "\n"])
+        tag = "<" + name
+        for k, v in attrs:
+            tag += r.choice([" ", "\n", "  ", "\t"]) + k + r.choice(["=", " = "]) + self.quote(v)
+        tag += r.choice(["", " ", "\n"])
         if depth > 5 or depth and r.random() < 0.15:
             out.append(tag + "/>")
             return
@@ -109,17 +117,16 @@ class Gen:
             elif choice < 0.65:
                 self.element(out, prefixes, depth + 1)
             elif choice < 0.75:
-                out.append("<![CDATA[" + r.choice(["", "x", "<a>&amp;", "]]", "\r\n", "\u4e2d"]) + "]]>")
+                out.append("<![CDATA[" + r.choice(CDATA) + "]]>")
             elif choice < 0.85:
-                out.append(r.choice(["<!-- comment -->", "<!-- - -->", "<!--\u00e9-->"]))
+                out.append(r.choice(COMMENTS))
             else:
-                out.append(r.choice(["<?target?>", "<?t data with > inside?>", "<?xml-stylesheet x?>"]))
+                out.append(r.choice(PIS))
         out.append("</" + name + r.choice(["", " ", "\n"]) + ">")
 
     def value(self):
         r = self.rng
-        return "".join(r.choice(["v", " ", "\t", "\n", "\r\n", "&amp;", "&lt;", "&#9;", "&#xA;", "&#13;",
-                                 "\u00e9", "\u4e2d", ">", "'", '"', "urn:x"]) for _ in range(r.randrange(4)))
+        return "".join(r.choice(VALUES) for _ in range(r.randrange(4)))
 
     def quote(self, v):
         if '"' in v:
@@ -127,7 +134,8 @@ class Gen:
         return "\"" + v + "\"" if "'" in v or self.rng.random() < 0.5 else "'" + v + "'"
 
 
-ALPHABET = set("".join(NAMESPACES + PREFIXES + LOCALS + TEXTS) + "\ufeff" + "".join(map(chr, range(128))))
+ALPHABET = set("".join(NAMESPACES + PREFIXES + LOCALS + TEXTS + VALUES + CDATA + COMMENTS + PIS)
+               + "\ufeff" + "".join(map(chr, range(128))))
 NAME_IN_TAG = re.compile(rb"</?([^\s/>=]+)")
 ATTRIBUTE = re.compile(rb"\s[^\s/>=<]+\s*=\s*(\"[^\"]*\"|'[^']*')")
 
@@ -181,7 +189,9 @@ DECL = re.compile(rb"^(?:\xef\xbb\xbf)?<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\
 def foreign_declaration(data):
     """An XML declaration with a version other than 1.0 or an encoding other than UTF-8."""
     m = DECL.match(data)
-    return m is not None and (m.group(2) != b"1.0" or m.group(4) is not None and m.group(4).lower() != b"utf-8")
+    if m is None:
+        return False
+    return m.group(2) != b"1.0" or m.group(4) is not None and m.group(4).lower() != b"utf-8"
 
 
 def foreign_characters(data):
@@ -202,13 +212,14 @@ def expat_tree(data):
 
 
 def canon_et(el):
-    return (el.tag, sorted(el.attrib.items()), el.text or "", el.tail or "", [canon_et(c) for c in el])
+    return (el.tag, sorted(el.attrib.items()), el.text or "", el.tail or "",
+            [canon_et(c) for c in el])
 
 
 def canon_ours(el):
     tag = lambda ns, name: "{%s}%s" % (ns, name) if ns else name  # noqa: E731
-    return (tag(el.ns, el.name), sorted((tag(*k), v) for k, v in el.attrs.items()), el.text, el.tail,
-            [canon_ours(c) for c in el.children])
+    return (tag(el.ns, el.name), sorted((tag(*k), v) for k, v in el.attrs.items()), el.text,
+            el.tail, [canon_ours(c) for c in el.children])
 
 
 def our_tree(data, rng):
@@ -284,12 +295,14 @@ class TestOracle(unittest.TestCase):
 
 
 BOMBS = {
-    "billion laughs": b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                      + b"".join(b'<!ENTITY lol%d "%s">' % (k, (b"&lol%d;" % (k - 1) if k > 1 else b"&lol;") * 10)
+    "billion laughs": b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+                      + b"".join(b'<!ENTITY lol%d "%s">' % (k, b"&lol%d;" % (k - 1) * 10)
                                  for k in range(1, 10)) + b"]><lolz>&lol9;</lolz>",
-    "quadratic blow-up": b'<!DOCTYPE k [<!ENTITY a "' + b"x" * 50000 + b'">]><k>' + b"&a;" * 5000 + b"</k>",
+    "quadratic blow-up": b'<!DOCTYPE k [<!ENTITY a "' + b"x" * 50000 + b'">]><k>'
+                         + b"&a;" * 5000 + b"</k>",
     "external entity": b'<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>',
-    "parameter entity": b'<!DOCTYPE a [<!ENTITY % p SYSTEM "http://example.invalid/p.dtd"> %p;]><a/>',
+    "parameter entity": b'<!DOCTYPE a [<!ENTITY % p SYSTEM "http://example.invalid/p.dtd"> %p;]>'
+                        b'<a/>',
     "external DTD": b'<!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a/>',
 }
 

@@ -114,7 +114,8 @@ class TestTreeBuilder(unittest.TestCase):
         self.assertIsNone(builder.event((TEXT, "between")))
         self.assertIsNone(builder.event((START, "", "y", {}, nsmap)))
         second = builder.event((END, "", "y"))
-        self.assertEqual((first.name, first.text, first.tail, second.name, second.text), ("x", "1", "", "y", ""))
+        self.assertEqual((first.name, first.text, first.tail), ("x", "1", ""))
+        self.assertEqual((second.name, second.text), ("y", ""))
 
     def test_text_in_pieces_is_joined(self):
         builder = TreeBuilder()
