@@ -27,6 +27,7 @@ CPYTHON_ONLY = (
     "test_cli",
     "test_server",
     "test_e2e_clients",
+    "test_bench_smoke",
     "test_http_interop",
     "test_schema_helper",
     "test_operations",

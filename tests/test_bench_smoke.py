@@ -1,0 +1,32 @@
+"""The benchmarks still run and print every figure the README's table carries.
+
+Only that they work is checked here: figures are read by people, never asserted (the machines
+are shared and noisy).
+"""
+
+import subprocess
+import sys
+
+from tests.agentproc import ROOT
+from tests.mpy import require_micropython
+
+
+def run(script, *args):
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "bench" / script)] + list(args),
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_server_benchmark_prints_its_figures():
+    require_micropython()
+    out = run("bench_server.py", "--requests", "50")
+    for figure in ("keep-alive        ratio agent/ceiling", "fresh connection  ratio agent/ceiling",
+                   "idle RSS of the agent", "MicroPython heap, .py sources: core imported",
+                   "MicroPython heap, .mpy (mpy-cross 1.22): core imported"):
+        assert figure in out, out
+    assert "not measured" not in out, out
+
+
+def test_xml_parser_benchmark_prints_its_figures():
+    assert "ratio ours/expat" in run("bench_xmlparse.py")
