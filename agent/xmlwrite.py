@@ -112,9 +112,7 @@ class XmlWriter:
         if not attrs and not declare and prefix is not None:
             # Fast path (most elements): nothing to declare, no attributes.
             qname = prefix + ":" + name if ns else name
-            piece = "><" + qname if self._open_tag else "<" + qname
-            self._parts.append(piece)
-            self._size += len(piece)
+            self._put("><" + qname if self._open_tag else "<" + qname)
             self._open_tag = True
             self._stack.append((qname, ()))
             return
@@ -139,14 +137,10 @@ class XmlWriter:
         """Close the innermost open element."""
         qname, new = self._stack.pop()
         if self._open_tag:
-            piece = "/>"
+            self._put("/>")
             self._open_tag = False
         else:
-            piece = "</" + qname + ">"
-        self._parts.append(piece)
-        self._size += len(piece)
-        if self._size >= self._chunk:
-            self.flush()
+            self._put("</" + qname + ">")
         for uri in new:  # those declarations go out of scope with the element
             del self._declared[uri]
 
@@ -191,10 +185,7 @@ class XmlWriter:
         if self._open_tag:
             piece = ">" + piece
             self._open_tag = False
-        self._parts.append(piece)
-        self._size += len(piece)
-        if self._size >= self._chunk:
-            self.flush()
+        self._put(piece)
 
     def close(self):
         """Finish: every element must be closed; flushes the rest."""

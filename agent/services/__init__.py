@@ -22,6 +22,9 @@ class Service:
     declare = ()      # namespaces its responses use, declared once on the Envelope
     version = SPEC_VERSION
 
+    def __init__(self, device):
+        self.device = device
+
     def write_capabilities(self, w):
         """Write the service's own capabilities element (e.g. tmd:Capabilities)."""
         raise NotImplementedError

@@ -57,7 +57,7 @@ class DeviceService(Service):
     category = "Device"
 
     def __init__(self, device, others=()):
-        self.device = device
+        super().__init__(device)
         self.services = (self,) + tuple(others)
 
     def write_capabilities(self, w):

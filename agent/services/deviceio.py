@@ -17,9 +17,6 @@ class DeviceIOService(Service):
     declare = (TMD, TT)
     category = "Extension"  # GetCapabilities reports it under tt:Extension/tt:DeviceIO
 
-    def __init__(self, device):
-        self.device = device
-
     def counts(self):
         """(VideoSources, VideoOutputs, AudioSources, AudioOutputs, RelayOutputs, SerialPorts,
         DigitalInputs): static, and equal to the lengths of the lists returned (9.5)."""

@@ -17,9 +17,6 @@ class EventService(Service):
     declare = (TEV, TT)
     category = "Events"
 
-    def __init__(self, device):
-        self.device = device
-
     def write_capabilities(self, w):
         # 10.10; WSPullPointSupport is read by clients as "ONVIF pull point available".
         w.leaf(TEV, "Capabilities", attrs=[
