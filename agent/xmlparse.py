@@ -18,7 +18,7 @@ MAX_DEPTH = 32
 MAX_NAME = 128  # bytes of one prefixed name; the longest ONVIF/WS-* QNames are ~45 with a prefix
 MAX_ATTRS = 64  # per element, xmlns declarations included: gSOAP Envelopes declare ~30
 MAX_TEXT = 16384  # bytes of one text node or attribute value: base64 SerialData of a 12 KiB command
-MAX_TOTAL = 65536  # bytes fed in all: the HTTP body bound, so a SOAP body never outgrows it
+MAX_TOTAL = 65536  # bytes fed in all: agent.http.MAX_BODY, so any body HTTP accepts fits
 
 
 class _Sentinel:
