@@ -1,6 +1,16 @@
 """The agent's small error taxonomy (modelled on h11): who is at fault, and what to answer."""
 
 
+class Sentinel:
+    """A named marker a sans-IO parser returns instead of an event (e.g. NEED_DATA)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
 class AgentError(Exception):
     """Root of every error the agent raises on purpose."""
 

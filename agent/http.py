@@ -15,7 +15,7 @@ Connection states (one request at a time; pipelined bytes wait in the buffer):
 
 import re
 
-from agent.errors import LocalProtocolError, RemoteProtocolError
+from agent.errors import LocalProtocolError, RemoteProtocolError, Sentinel
 
 # Apache (LimitRequestLine, LimitRequestFieldSize) and nginx (large_client_header_buffers) allow
 # 8 KiB; an ONVIF request head is 300-700 bytes even with a Digest Authorization header.
@@ -39,16 +39,8 @@ REASONS = {
 }
 
 
-class _Sentinel:
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return self.name
-
-
-NEED_DATA = _Sentinel("NEED_DATA")
-CLOSED = _Sentinel("CLOSED")
+NEED_DATA = Sentinel("NEED_DATA")
+CLOSED = Sentinel("CLOSED")
 
 IDLE, BODY, WAIT, SEND, MUST_CLOSE, ERROR = "IDLE", "BODY", "WAIT", "SEND", "MUST_CLOSE", "ERROR"
 

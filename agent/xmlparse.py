@@ -9,7 +9,8 @@ str indexing is O(n) on non-ASCII text), decoding each name, value and text run 
 
 import re
 
-from agent.errors import LocalProtocolError, RemoteProtocolError
+from agent.compat import has_control_bytes
+from agent.errors import LocalProtocolError, RemoteProtocolError, Sentinel
 
 # Every bound in one place (lessons-from-anchors lesson 3); each is a keyword of XmlParser.
 # The deepest ONVIF request nests ~6 elements (Envelope/Body/SetRelayOutputSettings/RelayOutput/
@@ -21,15 +22,7 @@ MAX_TEXT = 16384  # bytes of one text node or attribute value: base64 SerialData
 MAX_TOTAL = 65536  # bytes fed in all: agent.http.MAX_BODY, so any body HTTP accepts fits
 
 
-class _Sentinel:
-    def __init__(self, name):
-        self._name = name
-
-    def __repr__(self):
-        return self._name
-
-
-NEED_DATA = _Sentinel("NEED_DATA")
+NEED_DATA = Sentinel("NEED_DATA")
 START = 1
 END = 2
 TEXT = 3
@@ -50,17 +43,6 @@ _BOM = b"\xef\xbb\xbf"
 _ENTITIES = {b"lt": "<", b"gt": ">", b"amp": "&", b"quot": '"', b"apos": "'"}  # XML 1.0 4.6
 _DIGITS = b"0123456789"
 _HEX = b"0123456789abcdefABCDEF"
-# XML 1.0 [2] Char excludes these controls. CPython deletes them with translate() in a fraction
-# of a regex search's time; MicroPython lacks translate() and its patterns are C strings (no NUL).
-_CTRL_BYTES = bytes(range(9)) + b"\x0b\x0c" + bytes(range(14, 32))
-if hasattr(b"", "translate"):
-    def _has_ctrl(run):
-        return len(run.translate(None, _CTRL_BYTES)) != len(run)
-else:
-    _CTRL = re.compile(b"[\x01-\x08\x0b\x0c\x0e-\x1f]")
-
-    def _has_ctrl(run):
-        return b"\x00" in run or _CTRL.search(run) is not None
 # What MicroPython's lax decoder lets through: overlong forms, surrogates, code points above
 # U+10FFFF (RFC 3629), and the non-characters U+FFFE/U+FFFF that XML 1.0 [2] excludes.
 _BAD_UTF8 = re.compile(
@@ -347,7 +329,7 @@ class XmlParser:
             return
         run = buf[self._valid:end]
         try:  # decoding refuses malformed UTF-8 on both runtimes, overlong forms only on CPython
-            bad = _has_ctrl(run) or (len(run.decode()) != len(run)
+            bad = has_control_bytes(run) or (len(run.decode()) != len(run)
                                      and _BAD_UTF8.search(run) is not None)
         except UnicodeError:
             bad = True
