@@ -6,7 +6,7 @@ import os
 import unittest
 
 from agent import compat
-from tests.scratch import exists, remove_tree, scratch_dir
+from tests.support import exists, remove_tree, scratch_dir
 
 
 class TicksTest(unittest.TestCase):

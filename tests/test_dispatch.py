@@ -6,6 +6,7 @@ from agent.device import Device
 from agent.access import operations
 from agent.settings import Settings
 from tests.soapclient import SOAP12, InMemoryClient, envelope, http_request
+from tests.support import Quiet
 
 PATHS = {"device": "/onvif/device_service", "deviceio": "/onvif/deviceio_service",
          "events": "/onvif/event_service"}
@@ -16,11 +17,6 @@ IMPLEMENTED = {
     "deviceio": ("GetServiceCapabilities",),
     "events": ("GetServiceCapabilities",),
 }
-
-
-class Quiet:
-    def write(self, s):
-        pass
 
 
 def make_client(hostname=lambda: "door-1"):

@@ -5,6 +5,7 @@ import unittest
 from agent.errors import LocalProtocolError
 from agent.http import (CLOSED, MAX_BODY, MAX_HEAD, MAX_HEADERS, NEED_DATA, HttpConnection,
                         HttpError, Request, ResponseStream)
+from tests.support import Rng
 
 SOAP = "application/soap+xml; charset=utf-8"
 
@@ -579,20 +580,6 @@ class ResponseStreamTest(unittest.TestCase):
         self.assertFalse(conn.must_close)
 
 
-class Lcg:
-    """A seeded generator that needs no `random` module (portable tests import only unittest)."""
-
-    def __init__(self, seed):
-        self.state = seed
-
-    def below(self, n):
-        self.state = (self.state * 1103515245 + 12345) & 0x7FFFFFFF
-        return (self.state >> 8) % n
-
-    def bytes(self, n, alphabet):
-        return bytes(alphabet[self.below(len(alphabet))] for _ in range(n))
-
-
 class FuzzTest(unittest.TestCase):
     """Any input yields events or HttpError: never IndexError, ValueError or UnicodeError."""
 
@@ -615,14 +602,14 @@ class FuzzTest(unittest.TestCase):
             self.assertTrue(conn.error_response(exc).startswith(b"HTTP/1.1 %d " % exc.status))
 
     def test_random_bytes(self):
-        rng = Lcg(1)
+        rng = Rng(1)
         for _ in range(1000):
             self.run_input(rng, rng.bytes(rng.below(300), self.ALPHABET))
         for _ in range(300):
             self.run_input(rng, rng.bytes(rng.below(300), bytes(range(256))))
 
     def test_mutated_requests(self):
-        rng = Lcg(2)
+        rng = Rng(2)
         for _ in range(2000):
             data = bytearray(self.SEEDS[rng.below(len(self.SEEDS))] * (1 + rng.below(2)))
             for _ in range(1 + rng.below(4)):

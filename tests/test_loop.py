@@ -2,6 +2,7 @@ import unittest
 
 from agent import log
 from agent.loop import POLLIN, POLLOUT, Loop
+from tests.support import Quiet
 
 
 class FakePoller:
@@ -43,11 +44,6 @@ class Pollable:
         if self.fd is None:
             raise OSError("closed")
         return self.fd
-
-
-class Quiet:
-    def write(self, s):
-        pass
 
 
 class LoopTest(unittest.TestCase):

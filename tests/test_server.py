@@ -17,13 +17,9 @@ from agent.server import HttpServer
 from agent.settings import Settings
 from tests import schema
 from tests.soapclient import envelope, http_request, split_response
+from tests.support import Quiet
 
 HANG = 5.0  # seconds after which a client that got no answer counts as stalled
-
-
-class Quiet:
-    def write(self, s):
-        pass
 
 
 @pytest.fixture

@@ -7,12 +7,7 @@ from agent import log
 from agent.board import load_board
 from agent.errors import ConfigError
 from agent.settings import FILENAME, Settings
-from tests.scratch import exists, remove_tree, scratch_dir
-
-
-class Quiet:
-    def write(self, s):
-        pass
+from tests.support import Quiet, exists, remove_tree, scratch_dir
 
 
 class SettingsTest(unittest.TestCase):

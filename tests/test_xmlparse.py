@@ -6,6 +6,7 @@ import unittest
 
 from agent.errors import LocalProtocolError, RemoteProtocolError
 from agent.xmlparse import END, NEED_DATA, START, TEXT, XML_NS, XmlError, XmlParser
+from tests.support import Rng
 
 U = "urn:u"
 V = "urn:v"
@@ -72,17 +73,6 @@ def error(data, **limits):
     except XmlError as exc:
         return exc
     raise AssertionError("accepted: %r" % (data,))
-
-
-class Rng:
-    """A tiny deterministic generator, identical on both runtimes."""
-
-    def __init__(self, seed):
-        self.state = seed
-
-    def below(self, n):
-        self.state = (self.state * 1103515245 + 12345) & 0x7FFFFFFF
-        return (self.state >> 8) % n
 
 
 SOAP = (b'<?xml version="1.0" encoding="UTF-8"?>\r\n'

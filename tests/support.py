@@ -1,0 +1,63 @@
+"""Helpers for portable tests: scratch directories, a silent log sink, a seeded generator.
+
+Everything here runs on both runtimes (MicroPython has no tempfile or seeded random streams
+that match CPython's).
+"""
+
+import os
+
+from agent import compat
+
+_made = [0]
+
+
+def scratch_dir():
+    """A fresh writable directory on either runtime (MEMFS has /tmp)."""
+    try:
+        import tempfile
+    except ImportError:
+        _made[0] += 1
+        path = "/tmp/onvif-agent-test-%d-%d" % (compat.ticks_ms(), _made[0])
+        os.mkdir(path)
+        return path
+    return tempfile.mkdtemp()
+
+
+def remove_tree(path):
+    for name in os.listdir(path):
+        child = path + "/" + name
+        if os.stat(child)[0] & 0x4000:  # S_IFDIR
+            remove_tree(child)
+        else:
+            os.remove(child)
+    os.rmdir(path)
+
+
+def exists(path):
+    # MicroPython boards have no os.path.
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True
+
+
+class Quiet:
+    """A log stream that drops everything: `log.set_stream(Quiet())` in setUp, None in tearDown."""
+
+    def write(self, s):
+        pass
+
+
+class Rng:
+    """A tiny deterministic generator, identical on both runtimes (fuzz tests)."""
+
+    def __init__(self, seed):
+        self.state = seed
+
+    def below(self, n):
+        self.state = (self.state * 1103515245 + 12345) & 0x7FFFFFFF
+        return (self.state >> 8) % n
+
+    def bytes(self, n, alphabet):
+        return bytes(alphabet[self.below(len(alphabet))] for _ in range(n))
