@@ -45,15 +45,20 @@ def http_request(path, body, content_type=SOAP_TYPE, host="device.test:8080",
 class Response:
     """One parsed HTTP response; `xml` is the SOAP envelope tree when the body is SOAP."""
 
-    def __init__(self, status, headers, body):
+    def __init__(self, status, headers, body, header_lines=()):
         self.status = status
         self.headers = headers
+        self.header_lines = header_lines
         self.body = body
         self.xml = None
         if headers.get("content-type", "").startswith("application/soap+xml"):
             for check in RESPONSE_CHECKS:
                 check(body)
             self.xml = parse(body)
+
+    def header_list(self, name):
+        """Every (name, value) of a header that may repeat (e.g. WWW-Authenticate)."""
+        return [(n, v) for n, v in self.header_lines if n == name]
 
     @property
     def body_child(self):
@@ -84,17 +89,18 @@ def split_response(data, eof=False):
         return None, data
     lines = head.decode().split("\r\n")
     status = int(lines[0].split(" ")[1])
-    headers = {}
+    header_lines = []
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        header_lines.append((name.strip().lower(), value.strip()))
+    headers = dict(header_lines)
     if status == 100:
         return split_response(rest, eof)
     if "content-length" in headers:
         n = int(headers["content-length"])
         if len(rest) < n:
             return None, data
-        return Response(status, headers, rest[:n]), rest[n:]
+        return Response(status, headers, rest[:n], header_lines), rest[n:]
     if headers.get("transfer-encoding") == "chunked":
         body = b""
         while True:
@@ -107,10 +113,10 @@ def split_response(data, eof=False):
             body += after[:size]
             rest = after[size + 2:]
             if size == 0:
-                return Response(status, headers, body), rest
+                return Response(status, headers, body, header_lines), rest
     if not eof:
         return None, data
-    return Response(status, headers, rest), b""
+    return Response(status, headers, rest, header_lines), b""
 
 
 def parse_responses(data):
