@@ -20,3 +20,23 @@ def operations(endpoint):
         for entry in ops.split():
             name, _, access = entry.partition("=")
             yield ns, name, int(access)
+
+
+# Table 7 (checklist 5.5): the access classes each user level may use; Anonymous is a caller
+# without valid credentials.
+ADMINISTRATOR, OPERATOR, USER, ANONYMOUS = "Administrator", "Operator", "User", "Anonymous"
+_ALLOWED = (
+    (ADMINISTRATOR, OPERATOR, USER, ANONYMOUS),  # PRE_AUTH
+    (ADMINISTRATOR, OPERATOR, USER),             # READ_SYSTEM
+    (ADMINISTRATOR, OPERATOR),                   # READ_SYSTEM_SENSITIVE
+    (ADMINISTRATOR,),                            # READ_SYSTEM_SECRET
+    (ADMINISTRATOR,),                            # WRITE_SYSTEM
+    (ADMINISTRATOR,),                            # UNRECOVERABLE
+    (ADMINISTRATOR, OPERATOR, USER),             # READ_MEDIA
+    (ADMINISTRATOR, OPERATOR),                   # ACTUATE
+)
+
+
+def allowed(access, level):
+    """Whether a user of `level` may call an operation of class `access` (Table 7)."""
+    return level in _ALLOWED[access]
