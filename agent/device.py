@@ -1,18 +1,21 @@
 """The device's identity and shared state, read by every service."""
 
 from .compat import utc_seconds
+from .users import Users
 
 
 class Device:
-    """Identity (board, endpoint reference), clock and host name of this device.
+    """Identity (board, endpoint reference), clock, host name and users of this device.
 
     `hostname` and `clock` are injected callables so the services stay sans-IO: the CLI passes
-    the operating system's, tests pass fixed ones.
+    the operating system's, tests pass fixed ones. `users` is the agent.users.Users database
+    (an empty in-memory one when not given).
     """
 
-    def __init__(self, board, settings, *, hostname=None, clock=utc_seconds):
+    def __init__(self, board, settings, *, hostname=None, clock=utc_seconds, users=None):
         self.board = board
         self.settings = settings
+        self.users = Users() if users is None else users
         self._hostname = hostname or (lambda: "")
         self.clock = clock
 

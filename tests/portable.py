@@ -17,6 +17,8 @@ PORTABLE = (
     "test_http",
     "test_xmlparse",
     "test_xmltree",
+    "test_users",
+    "test_user_operations",
 )
 
 CPYTHON_ONLY = (

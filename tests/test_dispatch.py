@@ -10,10 +10,12 @@ from tests.support import Quiet
 
 PATHS = {"device": "/onvif/device_service", "deviceio": "/onvif/deviceio_service",
          "events": "/onvif/event_service"}
-# Implemented so far (issue 3): the PRE_AUTH device operations and the capabilities.
+# Implemented so far: the PRE_AUTH device operations and the capabilities (issue 3),
+# GetDeviceInformation and the user operations (issue 4).
 IMPLEMENTED = {
     "device": ("GetServices", "GetServiceCapabilities", "GetCapabilities", "GetWsdlUrl",
-               "GetHostname", "GetSystemDateAndTime", "GetEndpointReference"),
+               "GetHostname", "GetSystemDateAndTime", "GetEndpointReference",
+               "GetDeviceInformation", "GetUsers", "CreateUsers", "DeleteUsers", "SetUser"),
     "deviceio": ("GetServiceCapabilities",),
     "events": ("GetServiceCapabilities",),
 }

@@ -1,10 +1,17 @@
 """Device management service (tds, checklist clause 8).
 
 Implemented here: the PRE_AUTH operations every client calls before it authenticates
-(checklist 8.2, 8.3 #1, 8.4 #6, 8.5 GetEndpointReference). Capabilities report true only for
-what is implemented; they grow as later issues land.
+(checklist 8.2, 8.3 #1, 8.4 #6, 8.5 GetEndpointReference), GetDeviceInformation (8.4 #1) and
+user handling (8.5 GetUsers, CreateUsers, DeleteUsers, SetUser; the rules live in agent.users).
+Capabilities report true only for what is implemented; they grow as later issues land.
+
+GetDeviceInformation: Manufacturer and Model come from the board file (defaults "onvif-agent"
+and the board's name); SerialNumber is the device's endpoint UUID, which is made on first start
+and kept (a board file describes a kind of board, not one unit, so it cannot hold a serial);
+HardwareId is "board/hal".
 """
 
+from .. import __version__
 from ..compat import gmtime
 from ..soap import SoapFault, sender
 from . import SPEC_VERSION, TT, Service, parse_boolean, required
@@ -62,6 +69,7 @@ class DeviceService(Service):
 
     def write_capabilities(self, w):
         # tds:DeviceServiceCapabilities (8.2.1): Network, Security, System are required.
+        users = self.device.users
         w.start(TDS, "Capabilities")
         w.leaf(TDS, "Network", attrs=[
             ("IPFilter", False), ("ZeroConfiguration", False), ("IPVersion6", False),
@@ -72,7 +80,9 @@ class DeviceService(Service):
             ("OnboardKeyGeneration", False), ("AccessPolicyConfig", False),
             ("DefaultAccessPolicy", False), ("Dot1X", False), ("RemoteUserHandling", False),
             ("X.509Token", False), ("SAMLToken", False), ("KerberosToken", False),
-            ("UsernameToken", False), ("HttpDigest", False), ("RELToken", False)])
+            ("UsernameToken", False), ("HttpDigest", False), ("RELToken", False),
+            ("MaxUsers", users.max_users), ("MaxUserNameLength", users.max_name),
+            ("MaxPasswordLength", users.max_password)])
         w.leaf(TDS, "System", attrs=[
             ("DiscoveryResolve", False), ("DiscoveryBye", False), ("RemoteDiscovery", False),
             ("SystemBackup", False), ("SystemLogging", False), ("FirmwareUpgrade", False),
@@ -201,6 +211,68 @@ class DeviceService(Service):
     def GetEndpointReference(self, request, ctx):
         return lambda w: _leaf_response(w, "GetEndpointReferenceResponse", "GUID",
                                         self.device.endpoint_reference)
+
+    # -- checklist 8.4 #1 -----------------------------------------------------------------------
+
+    def GetDeviceInformation(self, request, ctx):
+        board = self.device.board
+        # All five are required by the schema.
+        fields = (("Manufacturer", board.get("manufacturer") or "onvif-agent"),
+                  ("Model", board.get("model") or board["name"]),
+                  ("FirmwareVersion", __version__),
+                  ("SerialNumber", self.device.settings.get("endpoint_uuid")),
+                  ("HardwareId", board["name"] + "/" + board["hal"]))
+
+        def write(w):
+            w.start(TDS, "GetDeviceInformationResponse")
+            for name, value in fields:
+                w.leaf(TDS, name, value)
+            w.end()
+        return write
+
+    # -- checklist 8.5 users (faults and rules: agent.users) ------------------------------------
+
+    def GetUsers(self, request, ctx):
+        users = self.device.users.list()
+
+        def write(w):
+            w.start(TDS, "GetUsersResponse")
+            for name, level in users:  # never a password (checklist 5.5, 8.5)
+                w.start(TDS, "User")
+                w.leaf(TT, "Username", name)
+                w.leaf(TT, "UserLevel", level)
+                w.end()
+            w.end()
+        return write
+
+    def CreateUsers(self, request, ctx):
+        self.device.users.create(_user_entries(request))
+        return lambda w: w.leaf(TDS, "CreateUsersResponse")
+
+    def DeleteUsers(self, request, ctx):
+        names = [e.text for e in request.findall(TDS, "Username")]
+        if not names:
+            raise sender("InvalidArgs", reason="missing Username")
+        self.device.users.delete(names)
+        return lambda w: w.leaf(TDS, "DeleteUsersResponse")
+
+    def SetUser(self, request, ctx):
+        self.device.users.update(_user_entries(request))
+        return lambda w: w.leaf(TDS, "SetUserResponse")
+
+
+def _user_entries(request):
+    """(Username, Password or None, UserLevel) of each tds:User (a tt:User) of the request."""
+    users = request.findall(TDS, "User")
+    if not users:
+        raise sender("InvalidArgs", reason="missing User")
+    entries = []
+    for user in users:
+        password = user.find(TT, "Password")
+        entries.append((required(user, TT, "Username").text,
+                        None if password is None else password.text,
+                        required(user, TT, "UserLevel").text.strip()))
+    return entries
 
 
 def _leaf_response(w, response, name, value):
