@@ -8,6 +8,8 @@ neither list or a portable one breaks these rules.
 
 PORTABLE = (
     "test_compat",
+    "test_hashes",
+    "test_digest",
     "test_xmlwrite",
     "test_soap",
     "test_loop",
@@ -17,8 +19,6 @@ PORTABLE = (
     "test_http",
     "test_xmlparse",
     "test_xmltree",
-    "test_users",
-    "test_user_operations",
 )
 
 CPYTHON_ONLY = (
@@ -31,6 +31,7 @@ CPYTHON_ONLY = (
     "test_e2e_clients",
     "test_bench_smoke",
     "test_http_interop",
+    "test_digest_interop",
     "test_schema_helper",
     "test_operations",
     "test_xml_oracle",
