@@ -19,6 +19,7 @@ PORTABLE = (
     "test_http",
     "test_xmlparse",
     "test_xmltree",
+    "test_wsse",
 )
 
 CPYTHON_ONLY = (
@@ -35,4 +36,5 @@ CPYTHON_ONLY = (
     "test_schema_helper",
     "test_operations",
     "test_xml_oracle",
+    "test_wsse_interop",
 )
