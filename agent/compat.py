@@ -98,13 +98,27 @@ def replace(src, dst):
         os.rename(src, dst)
 
 
-def write_atomic(path, data):
-    """Write bytes to `path` so a power cut leaves the old or the new file, never half of one."""
+def write_atomic(path, data, mode=None):
+    """Write bytes to `path` so a power cut leaves the old or the new file, never half of one.
+
+    `mode` (e.g. 0o600 for secrets) sets the permission bits from the file's creation on, so it
+    is never readable by others even for a moment; runtimes without permissions ignore it.
+    """
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
+    with _create(tmp, mode) as f:
         f.write(data)
         fsync(f)
     replace(tmp, path)
+
+
+def _create(path, mode):
+    if mode is None or not hasattr(os, "O_EXCL"):  # MicroPython: no os.open, no permissions
+        return open(path, "wb")
+    try:
+        os.remove(path)  # a leftover file would keep its own mode under O_CREAT
+    except OSError:
+        pass
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb")
 
 
 # errno values that mean "try again later" on a non-blocking socket.

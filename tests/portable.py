@@ -20,6 +20,8 @@ PORTABLE = (
     "test_xmlparse",
     "test_xmltree",
     "test_wsse",
+    "test_users",
+    "test_user_operations",
 )
 
 CPYTHON_ONLY = (
