@@ -1,8 +1,9 @@
 """The `onvif-agent` command: parse options, build the device, serve until told to stop.
 
 Contract (issue 3, relied on by tests and later issues): `--board NAME|PATH`, `--state-dir DIR`,
-`--bind ADDR`, `--http-port N`, `--log-level LEVEL`. A bad option, an unreadable board file or a
-busy port is one clear line on stderr and exit status 2, never a traceback.
+`--bind ADDR`, `--http-port N`, `--log-level LEVEL`; HTTPS (issue 4): `--https-port N|off`,
+`--tls-cert FILE --tls-key FILE`. A bad option, an unreadable board file, an unusable certificate
+or a busy port is one clear line on stderr and exit status 2, never a traceback.
 """
 
 import sys
@@ -15,9 +16,11 @@ from .errors import ConfigError
 from .loop import Loop
 from .server import HttpServer
 from .settings import Settings
+from .users import Users, write_initial_password
 
 USAGE = """usage: onvif-agent [--board NAME|PATH] [--state-dir DIR] [--bind ADDR]
-                   [--http-port N] [--log-level debug|info|warning|error]
+                   [--http-port N] [--https-port N|off] [--tls-cert FILE --tls-key FILE]
+                   [--log-level debug|info|warning|error]
 
 IEC 60839-11-31 / ONVIF device agent.
 
@@ -26,11 +29,15 @@ IEC 60839-11-31 / ONVIF device agent.
                       /var/lib/onvif-agent as root)
   --bind ADDR         address to listen on (default: all IPv4 interfaces)
   --http-port N       HTTP port (default: 80 as root, else 8080; 0 = any free port)
+  --https-port N|off  HTTPS port (default: 443 as root, else 8443; 0 = any free port)
+  --tls-cert FILE     HTTPS certificate chain (PEM) to use instead of the self-signed device
+  --tls-key FILE        certificate made in STATE-DIR/tls/; give both or neither
   --log-level LEVEL   debug, info, warning or error (default: info)
   --version           print the version and exit
 """
 
-_OPTIONS = ("--board", "--state-dir", "--bind", "--http-port", "--log-level")
+_OPTIONS = ("--board", "--state-dir", "--bind", "--http-port", "--https-port", "--tls-cert",
+            "--tls-key", "--log-level")
 
 
 def parse_args(argv):
@@ -50,11 +57,15 @@ def parse_args(argv):
                 raise ConfigError("%s needs a value" % name)
             value = args.pop(0)
         options[name[2:]] = value
-    if "http-port" in options:
-        port = options["http-port"]
+    for name in ("http-port", "https-port"):
+        port = options.get(name)
+        if port is None or (name == "https-port" and port == "off"):
+            continue
         if not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ConfigError("--http-port must be a port number, not %r" % port)
-        options["http-port"] = int(port)
+            raise ConfigError("--%s must be a port number, not %r" % (name, port))
+        options[name] = int(port)
+    if ("tls-cert" in options) != ("tls-key" in options):
+        raise ConfigError("--tls-cert and --tls-key go together")
     level = options.get("log-level", "info")
     if level not in log.LEVELS:
         raise ConfigError("--log-level must be one of %s" % ", ".join(log.LEVELS))
@@ -84,37 +95,84 @@ def main(argv=None):
         try:
             compat.makedirs(state_dir)
             settings = Settings(state_dir)
+            users = Users(state_dir)
+            # First start: never open to anonymous callers (issue 4); the administrator comes
+            # from ONVIF_AGENT_ADMIN=user:password, or gets a random password shown once.
+            initial_password = users.ensure_admin(compat.getenv("ONVIF_AGENT_ADMIN"))
+            if initial_password:
+                path = write_initial_password(state_dir, initial_password)
+                print("administrator 'admin' created with password %s (also in %s)"
+                      % (initial_password, path))
         except OSError as exc:
             raise ConfigError("cannot use state directory %s: %s" % (state_dir, exc))
+        https_port = options.get("https-port", 443 if compat.is_root() else 8443)
+        tls_context, cert = None, None
+        if https_port != "off":
+            tls_context, cert = https_context(options, state_dir)
     except ConfigError as exc:
         sys.stderr.write("onvif-agent: error: %s\n" % exc)
         return 2
-    device = Device(board, settings, hostname=compat.hostname)
+    device = Device(board, settings, hostname=compat.hostname, users=users)
     port = options.get("http-port", 80 if compat.is_root() else 8080)
-    return serve(device, options.get("bind", "0.0.0.0"), port)
+    return serve(device, options.get("bind", "0.0.0.0"), port, https_port, tls_context, cert)
 
 
-def serve(device, bind, port):
-    loop = Loop()
-    server = HttpServer(loop, build_app(device), bind=bind, port=port)
+def https_context(options, state_dir):
+    """(SSLContext, certificate file) for HTTPS, or (None, None) where TLS is unavailable.
+
+    A user's --tls-cert/--tls-key are used as given; otherwise the device's self-signed
+    certificate, made on first start in STATE-DIR/tls/. Unusable files raise ConfigError; a
+    missing ssl or cryptography module turns HTTPS off with one log line saying so.
+    """
+    from . import tls  # CPython's ssl (megabytes of resident memory) only when HTTPS is on
     try:
-        server.start()
-    except OSError as exc:
-        sys.stderr.write("onvif-agent: error: cannot listen on %s port %d: %s\n"
-                         % (bind, port, exc.args[-1] if exc.args else exc))
-        return 2
+        if "tls-cert" in options:
+            cert, key = options["tls-cert"], options["tls-key"]
+        else:
+            cert, key = tls.device_certificate(state_dir + "/tls", compat.hostname(),
+                                               compat.interface_addresses())
+        return tls.server_context(cert, key), cert
+    except tls.TlsUnavailable as exc:
+        log.warning("HTTPS off: %s", exc)
+        return None, None
+
+
+def serve(device, bind, port, https_port=None, tls_context=None, cert=None):
+    loop = Loop()
+    app = build_app(device)
+    servers = [HttpServer(loop, app, bind=bind, port=port)]
+    if tls_context is not None:
+        servers.append(HttpServer(loop, app, bind=bind, port=https_port, tls_context=tls_context))
+    for server in servers:
+        try:
+            server.start()
+        except OSError as exc:
+            sys.stderr.write("onvif-agent: error: cannot listen on %s port %d: %s\n"
+                             % (bind, server.port, exc.args[-1] if exc.args else exc))
+            for started in servers:
+                started.close()
+            loop.close()
+            return 2
+    # What the device reports of its transports (GetNetworkProtocols, capabilities).
+    device.https_port = servers[1].port if tls_context is not None else None
     loop.enable_wakeup()
     compat.on_terminate(lambda: loop.call_soon_threadsafe(loop.stop))
     hosts = compat.interface_addresses() if bind in ("0.0.0.0", "::", "") else [bind]
     print("onvif-agent %s on board %s" % (__version__, device.board["name"]))
-    for host in hosts:
-        host = "[%s]" % host if ":" in host else host
-        print("device service: http://%s:%d/onvif/device_service" % (host, server.port))
+    if tls_context is not None:
+        print("https certificate: %s" % cert)  # for clients to trust or pin
+    # HTTPS first: the URL a client should prefer (tests/agentproc.py reads up to the http one).
+    for server in reversed(servers):
+        for host in hosts:
+            host = "[%s]" % host if ":" in host else host
+            print("device service: %s://%s:%d/onvif/device_service"
+                  % (server.scheme, host, server.port))
     sys.stdout.flush()
     try:
         loop.run()
     finally:
-        server.close()
+        for server in servers:
+            server.close()
         loop.close()
         log.info("stopped")
     return 0

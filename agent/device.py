@@ -18,6 +18,7 @@ class Device:
         self.users = Users() if users is None else users
         self._hostname = hostname or (lambda: "")
         self.clock = clock
+        self.https_port = None  # set by the CLI when it serves HTTPS too (GetNetworkProtocols)
 
     @property
     def endpoint_reference(self):

@@ -5,6 +5,8 @@ first byte, an idle keep-alive connection lives `idle_timeout_ms`, queued output
 within `send_timeout_ms`), its send queue is bounded (a client that does not read stops being
 read from), and the number of connections is capped: at the cap, the least recently active
 connection that owes nothing is dropped to make room, so idle sockets cannot lock out a client.
+With `tls_context` the same server speaks HTTPS: each connection's Session is wrapped in an
+agent.tls.TlsSession, and the TLS handshake must finish within the request deadline.
 """
 
 import socket
@@ -30,7 +32,7 @@ _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: c
 class HttpServer:
     """Serves `app` over HTTP on `loop`; `start()` binds, `close()` releases everything."""
 
-    def __init__(self, loop, app, *, bind="0.0.0.0", port=8080, scheme="http",
+    def __init__(self, loop, app, *, bind="0.0.0.0", port=8080, tls_context=None,
                  max_connections=MAX_CONNECTIONS, request_timeout_ms=REQUEST_TIMEOUT_MS,
                  idle_timeout_ms=IDLE_TIMEOUT_MS, send_timeout_ms=SEND_TIMEOUT_MS,
                  max_pending_output=MAX_PENDING_OUTPUT, http_limits=None):
@@ -38,7 +40,8 @@ class HttpServer:
         self.app = app
         self.bind = bind
         self.port = port
-        self.scheme = scheme
+        self.tls_context = tls_context
+        self.scheme = "http" if tls_context is None else "https"
         self.max_connections = max_connections
         self.request_timeout_ms = request_timeout_ms
         self.idle_timeout_ms = idle_timeout_ms
@@ -87,7 +90,8 @@ class HttpServer:
                 return
             sock.setblocking(False)
             if len(self.connections) >= self.max_connections and not self._evict():
-                _send_and_close(sock, _BUSY)
+                # A TLS client could not read a plaintext 503.
+                _send_and_close(sock, _BUSY if self.tls_context is None else b"")
                 log.warning("refused %s: %d connections all busy", peer, len(self.connections))
                 continue
             self.connections.append(_Connection(self, sock, peer))
@@ -120,12 +124,20 @@ class _Connection:
         self.out = []
         self.pending = 0
         self.last_active = self.loop.clock()
-        self.request_started = None
+        # Clause 11: a TLS handshake counts as part of the first request, deadline from accept.
+        self.request_started = None if server.tls_context is None else self.last_active
         self.send_started = None
         local = sock.getsockname()
         host = "[%s]" % local[0] if ":" in local[0] else local[0]
-        self.session = Session(server.app, self.queue, local_host="%s:%d" % (host, local[1]),
-                               scheme=server.scheme, peer=peer, **server.http_limits)
+
+        def make_session(send):
+            return Session(server.app, send, local_host="%s:%d" % (host, local[1]),
+                           scheme=server.scheme, peer=peer, **server.http_limits)
+        if server.tls_context is None:
+            self.session = make_session(self.queue)
+        else:
+            from .tls import TlsSession
+            self.session = TlsSession(server.tls_context, make_session, self.queue, peer)
         self.throttled = False  # too much output queued: stop answering until it drains
         self.events = POLLIN
         self.loop.register(sock, POLLIN, self.on_ready)
@@ -167,8 +179,10 @@ class _Connection:
         """Answer complete requests while the peer keeps up with reading our answers."""
         while not self.throttled and self.session.step():
             # A pipelined request already partly here starts its own deadline now.
-            self.request_started = self.loop.clock() if self.session.busy else None
+            self.request_started = self.loop.clock()
             self.throttled = self.pending >= self.server.max_pending_output
+        if not self.session.busy:
+            self.request_started = None  # nothing part-way in (e.g. a TLS handshake just done)
         self.flush()
 
     def flush(self):
@@ -211,7 +225,8 @@ class _Connection:
             reason = "not reading its responses"
         elif self.request_started is not None and \
                 now - self.request_started > server.request_timeout_ms:
-            reason = "request not complete in time"
+            reason = "TLS handshake not complete in time" if getattr(
+                self.session, "handshaking", False) else "request not complete in time"
         elif not self.session.busy and not self.out and \
                 now - self.last_active > server.idle_timeout_ms:
             reason = None  # an ordinary keep-alive expiry

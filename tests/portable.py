@@ -31,6 +31,7 @@ CPYTHON_ONLY = (
     "test_manifest",
     "test_cli",
     "test_server",
+    "test_tls",
     "test_e2e_clients",
     "test_bench_smoke",
     "test_http_interop",

@@ -5,7 +5,7 @@ so this AST scan catches the rest statically: imports outside the measured commo
 attributes one runtime lacks, and the CPython-only constructs listed in
 shared/design/micropython-subset.md. Each finding names file:line. agent/compat.py is exempt from
 the attribute rules and may try-import anything (inside try/except ImportError): it is where the
-runtimes' differences are feature-detected.
+runtimes' differences are feature-detected. agent/tls.py has the same exemption (CPYTHON_SIDE).
 """
 
 import ast
@@ -16,6 +16,11 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPAT = "agent/compat.py"
+# Modules that may try-import anything and use CPython-only attributes. agent/tls.py is HTTPS
+# (ssl, cryptography, a 0600 key file via os.open): CPython-only by nature (checklist 11: boards
+# without ssl report no TLS), imported only when HTTPS is asked for, and each of its imports is
+# guarded so that a missing module turns HTTPS off instead of failing; mpy-cross still compiles it.
+CPYTHON_SIDE = frozenset({COMPAT, "agent/tls.py"})
 
 # The common subset (shared/design/micropython-subset.md). socket and select are in it only because
 # the selector loop and the CLI own the file descriptors; the sans-IO core needs neither.
@@ -141,7 +146,8 @@ def import_findings(relpath, tree):
     findings = []
     for line, module, level, _, guarded in iter_imports(tree):
         top = module.split(".")[0]
-        if level or top == "agent" or module in COMMON_SUBSET or (guarded and relpath == COMPAT):
+        if (level or top == "agent" or module in COMMON_SUBSET
+                or (guarded and relpath in CPYTHON_SIDE)):
             continue
         why = CPYTHON_ONLY_MODULES.get(top, "outside the common subset; feature-detect it in "
                                             "agent/compat.py instead")
@@ -195,7 +201,7 @@ def construct_findings(relpath, tree):
         if name is None or ((id(node), name) not in detected and (id(node), None) not in detected):
             findings.append("%s:%d: %s" % (relpath, node.lineno, message))
 
-    check_attrs = relpath != COMPAT
+    check_attrs = relpath not in CPYTHON_SIDE
     aliases = {}  # local name -> module, for `import x` / `import x as y`
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -147,7 +147,8 @@ def main():
     rounds = 5
     state = tempfile.mkdtemp(prefix="bench-state-")
     agent, agent_port = start([sys.executable, "-m", "agent", "--bind", "127.0.0.1",
-                               "--http-port", "0", "--state-dir", state, "--log-level", "error"])
+                               "--http-port", "0", "--https-port", "off", "--state-dir", state,
+                               "--log-level", "error"])
     canned, canned_port = start([sys.executable, __file__, "--canned-server"])
     try:
         time.sleep(1.0)
