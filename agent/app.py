@@ -8,15 +8,17 @@ ter:ActionNotSupported, never a fake success.
 """
 
 from . import log
-from .compat import print_exception
-from .errors import RemoteProtocolError
 from .access import access_class
-from .operations import PRE_AUTH
+from .auth import FailureLimiter, LockedOut, Policy, Unauthorized
+from .compat import print_exception, urandom, utc_seconds
+from .digest import DigestAuth
+from .errors import RemoteProtocolError
 from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
 from .services.events import EventService
 from .soap import (TER, SoapFault, read_envelope, sender, write_envelope,
                    write_fault, write_upgrade)
+from .wsse import WSSE, UsernameTokenVerifier
 from .xmlwrite import XmlWriter
 
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
@@ -24,7 +26,6 @@ SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 # Header blocks the agent processes (checklist 5.1 "We must understand wsse:Security and the
 # WS-Addressing headers"): credentials are checked by the access policy, and the addressing
 # headers are read where an operation needs them.
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSA = "http://www.w3.org/2005/08/addressing"
 UNDERSTOOD = (
     (WSSE, "Security"),
@@ -75,27 +76,20 @@ class RequestContext:
         self.peer = peer
         self.envelope = envelope
         self.request = request
+        self.user = None  # the authenticated user name, set by the access policy
 
     def url(self, path):
         return self.scheme + "://" + self.host + path
 
 
-class Policy:
-    """Who may call what. Until user management lands (issue 4) only PRE_AUTH is open."""
-
-    def check(self, access, envelope, request):
-        if access != PRE_AUTH:
-            raise sender("NotAuthorized")
-
-
 class App:
     """Maps HTTP requests to services (each a plain object with one method per operation)."""
 
-    def __init__(self, services, *, policy=None, limits=None):
+    def __init__(self, services, *, policy, limits=None):
         self.by_path = {}
         for service in services:
             self.by_path[service.path] = service
-        self.policy = policy or Policy()
+        self.policy = policy
         self.limits = limits or {}
 
     def handle(self, request, ctx):
@@ -108,6 +102,10 @@ class App:
         charset = request.content_type_params.get("charset", "utf-8").strip('"').lower()
         if charset not in ("utf-8", "utf8"):
             return text_reply(415, "Only UTF-8 is supported (checklist 5.6)\n")
+        if not request.body and request.header("authorization") is None:
+            # An empty POST holds no SOAP message: it is a client probing for the HTTP
+            # authentication scheme (curl --digest sends one before the real request).
+            return text_reply(401, "Unauthorized\n", self.policy.challenges())
         try:
             envelope = read_envelope(request.body, UNDERSTOOD, **self.limits)
         except SoapFault as fault:
@@ -119,6 +117,11 @@ class App:
             return self.dispatch(service, envelope, ctx)
         except SoapFault as fault:
             return fault_reply(fault)
+        except Unauthorized as exc:  # checklist 5.4: no or bad HTTP Digest credentials
+            return text_reply(401, "Unauthorized\n", exc.headers)
+        except LockedOut as exc:
+            return text_reply(429, "Too many authentication failures\n",
+                              [("Retry-After", str(exc.retry_after))])
         except RemoteProtocolError as exc:
             return fault_reply(SoapFault.from_error(exc))
         except Exception as exc:  # a bug of ours: log it, tell the client no more than Table 5
@@ -131,15 +134,34 @@ class App:
         access = access_class(service.key, body.ns, body.name)
         if access is None:
             raise sender("UnknownAction")
+        # Credentials and Table 7 come before "not implemented", so an anonymous caller learns
+        # nothing about operations it may not call.
+        ctx.user = self.policy.check(access, ctx)
         handler = getattr(service, body.name, None)
         if handler is None:
             raise SoapFault("Receiver", "ActionNotSupported")
-        self.policy.check(access, envelope, ctx.request)
         write_body = handler(body, ctx)
         return soap_reply(write_body, service.declare)
 
 
-def build_app(device):
-    """The services of this device, wired together."""
+# HTTP Digest realm (RFC 7616 3.3): names the protection space; clients show it to the user.
+REALM = "onvif-agent"
+
+
+def build_app(device, clock=utc_seconds, policy=None):
+    """The services of this device, wired together behind the access policy."""
     others = (DeviceIOService(device), EventService(device))
-    return App((DeviceService(device, others),) + others)
+    return App((DeviceService(device, others),) + others,
+               policy=policy or default_policy(device, clock))
+
+
+def default_policy(device, clock=utc_seconds):
+    """Checklist 5.4 authentication (HTTP Digest and UsernameToken) then Table 7."""
+    users = device.users
+
+    def password_of(name):
+        entry = users.lookup(name)
+        return entry[0] if entry else None
+    digest = DigestAuth(password_of, realm=REALM, secret=urandom(32), clock=clock)
+    wsse = UsernameTokenVerifier(password_of, clock=clock)
+    return Policy(users, digest, wsse, FailureLimiter(clock))

@@ -16,6 +16,7 @@ PORTABLE = (
     "test_device_service",
     "test_dispatch",
     "test_state",
+    "test_auth",
     "test_http",
     "test_xmlparse",
     "test_xmltree",

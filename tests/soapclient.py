@@ -18,7 +18,7 @@ SOAP_TYPE = "application/soap+xml; charset=utf-8"
 # Callables taking the raw body bytes of every SOAP response (filled in by tests/conftest.py).
 RESPONSE_CHECKS = []
 
-# A fixed clock for reproducible answers: 2026-11-23T10:20:30Z.
+# A fixed clock for reproducible answers: 2026-11-21T10:20:30Z.
 FIXED_NOW = 1795256430
 
 

@@ -61,3 +61,14 @@ class Rng:
 
     def bytes(self, n, alphabet):
         return bytes(alphabet[self.below(len(alphabet))] for _ in range(n))
+
+
+class AllowAll:
+    """An access policy that lets every call through, for tests about the operations themselves
+    (who may call them is tests/test_auth.py's subject)."""
+
+    def check(self, access, ctx):
+        return None
+
+    def challenges(self):
+        return []

@@ -6,7 +6,7 @@ from agent.device import Device
 from agent.access import operations
 from agent.settings import Settings
 from tests.soapclient import SOAP12, InMemoryClient, envelope, http_request
-from tests.support import Quiet
+from tests.support import AllowAll, Quiet
 
 PATHS = {"device": "/onvif/device_service", "deviceio": "/onvif/deviceio_service",
          "events": "/onvif/event_service"}
@@ -23,7 +23,8 @@ IMPLEMENTED = {
 
 def make_client(hostname=lambda: "door-1"):
     device = Device({"name": "t", "hal": "sim"}, Settings(), hostname=hostname)
-    return InMemoryClient(build_app(device))
+    # Dispatch is the subject here; who may call what is tests/test_auth.py's.
+    return InMemoryClient(build_app(device, policy=AllowAll()))
 
 
 def call_element(client, path, ns, name):

@@ -29,10 +29,19 @@ class RecordingTransport(OfflineTransport):
         return response
 
 
+ADMIN, ADMIN_PASSWORD = "admin", "Adm1n-secret-pw"
+
+
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory):
-    with AgentProcess(tmp_path_factory.mktemp("state")) as proc:
+    env = {"ONVIF_AGENT_ADMIN": "%s:%s" % (ADMIN, ADMIN_PASSWORD)}
+    with AgentProcess(tmp_path_factory.mktemp("state"), env=env) as proc:
         yield proc
+
+
+def token(user=ADMIN, password=ADMIN_PASSWORD):
+    from zeep.wsse.username import UsernameToken
+    return UsernameToken(user, password, use_digest=True)
 
 
 @pytest.fixture
@@ -81,7 +90,8 @@ def test_zeep_device_operations(agent, transport):
 
 def test_zeep_fault_for_an_unimplemented_operation(agent, transport):
     import zeep.exceptions
-    device = zeep_service("devicemgmt", DEVICE_BINDING, agent.url, transport=transport).service
+    device = zeep_service("devicemgmt", DEVICE_BINDING, agent.url, transport=transport,
+                          wsse=token()).service
     with pytest.raises(zeep.exceptions.Fault) as info:
         device.SystemReboot()
     assert "Optional Action Not Implemented" in info.value.message
@@ -98,23 +108,105 @@ def test_zeep_other_services_capabilities(agent, transport):
     assert events.GetServiceCapabilities().MaxPullPoints == 0
 
 
-def test_onvif_zeep_async_connects(agent):
+def test_onvif_zeep_async_full_connect(agent):
+    """Home Assistant's sequence: clock from the unauthenticated GetSystemDateAndTime, XAddrs,
+    then authenticated calls with a PasswordDigest UsernameToken."""
     from onvif import ONVIFCamera
 
     async def connect():
-        camera = ONVIFCamera("127.0.0.1", agent.port, "admin", "unused", adjust_time=True)
+        camera = ONVIFCamera("127.0.0.1", agent.port, ADMIN, ADMIN_PASSWORD, adjust_time=True)
         try:
             await camera.update_xaddrs()
             devicemgmt = await camera.create_devicemgmt_service()
-            sdt = await devicemgmt.GetSystemDateAndTime()
-            return camera.xaddrs, sdt
+            info = await devicemgmt.GetDeviceInformation()
+            users = await devicemgmt.GetUsers()
+            return camera.xaddrs, info, users
         finally:
             await camera.close()
-    xaddrs, sdt = asyncio.run(connect())
+    xaddrs, info, users = asyncio.run(connect())
     assert xaddrs[TDS] == agent.url
     assert xaddrs[TEV] == url(agent, "event_service")
     assert xaddrs[TMD] == url(agent, "deviceio_service")
-    assert sdt.UTCDateTime.Date.Year >= 2024
+    assert info.FirmwareVersion and info.HardwareId
+    assert [(u.Username, u.UserLevel) for u in users] == [(ADMIN, "Administrator")]
+
+
+def test_onvif_zeep_async_with_a_wrong_password_is_refused(agent):
+    from onvif import ONVIFCamera
+    from onvif.exceptions import ONVIFError
+    import zeep.exceptions
+
+    async def connect():
+        camera = ONVIFCamera("127.0.0.1", agent.port, ADMIN, "wrong-password")
+        try:
+            devicemgmt = await camera.create_devicemgmt_service()
+            return await devicemgmt.GetDeviceInformation()
+        finally:
+            await camera.close()
+    with pytest.raises((ONVIFError, zeep.exceptions.Fault)) as info:
+        asyncio.run(connect())
+    assert "not Authorized" in str(info.value)
+
+
+def test_zeep_username_token_levels(agent, transport):
+    import zeep.exceptions
+    device = zeep_service("devicemgmt", DEVICE_BINDING, agent.url, transport=transport,
+                          wsse=token()).service
+    device.CreateUsers(User=[{"Username": "viewer", "Password": "V1ewer-pw!!",
+                              "UserLevel": "User"}])
+    try:
+        info = device.GetDeviceInformation()
+        assert info.Model == "Desktop simulator"
+        viewer = zeep_service("devicemgmt", DEVICE_BINDING, agent.url, transport=transport,
+                              wsse=token("viewer", "V1ewer-pw!!")).service
+        assert viewer.GetDeviceInformation().Model == "Desktop simulator"  # READ_SYSTEM
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            viewer.GetUsers()  # READ_SYSTEM_SECRET: Administrator only
+        assert "Sender not Authorized" in refused.value.message
+    finally:
+        device.DeleteUsers(Username=["viewer"])
+
+
+def test_zeep_without_credentials_gets_401(agent):
+    import zeep.exceptions
+    device = zeep_service("devicemgmt", DEVICE_BINDING, agent.url).service
+    with pytest.raises(zeep.exceptions.TransportError) as info:
+        device.GetDeviceInformation()
+    assert info.value.status_code == 401
+
+
+def soap_post(agent_url, operation, **kw):
+    import requests
+    body = ('<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/'
+            '05/soap-envelope"><s:Body><%s xmlns="%s"/></s:Body></s:Envelope>' % (operation, TDS))
+    return requests.post(agent_url, data=body.encode(), timeout=10,
+                         headers={"Content-Type": "application/soap+xml; charset=utf-8"}, **kw)
+
+
+def test_requests_http_digest(agent):
+    from requests.auth import HTTPDigestAuth
+    r = soap_post(agent.url, "GetDeviceInformation", auth=HTTPDigestAuth(ADMIN, ADMIN_PASSWORD))
+    assert r.status_code == 200
+    schema.validate_envelope(r.content)
+    r = soap_post(agent.url, "GetDeviceInformation", auth=HTTPDigestAuth(ADMIN, "wrong"))
+    assert r.status_code == 401
+    assert "Digest" in r.headers["WWW-Authenticate"]
+
+
+def test_curl_digest(agent):
+    import shutil
+    import subprocess
+    if shutil.which("curl") is None:
+        pytest.skip("CURL NOT INSTALLED: the curl --digest interop check did not run")
+    body = ('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+            '<GetDeviceInformation xmlns="%s"/></s:Body></s:Envelope>' % TDS)
+    result = subprocess.run(
+        ["curl", "-s", "--digest", "-u", "%s:%s" % (ADMIN, ADMIN_PASSWORD), "-w",
+         "\n%{http_code}", "-H", "Content-Type: application/soap+xml; charset=utf-8",
+         "--data-binary", body, agent.url], capture_output=True, timeout=20)
+    content, _, status = result.stdout.rpartition(b"\n")
+    assert status == b"200", result
+    schema.validate_envelope(content)
 
 
 def test_endpoint_reference_survives_a_restart(tmp_path):

@@ -4,32 +4,21 @@
 import unittest
 
 import agent
-from agent.app import App
+from agent.app import build_app
 from agent.device import Device
-from agent.services.device import DeviceService
-from agent.services.deviceio import DeviceIOService
-from agent.services.events import EventService
 from agent.settings import Settings
 from agent.users import ADMINISTRATOR, MAX_NAME, MAX_USERS, OPERATOR, USER, Users
 from tests.soapclient import TDS, TT, InMemoryClient
+from tests.support import AllowAll
 
 PW = "correct horse"
 SECRET = "s3cret-Passw0rd"
 
 
-class AllowAll:
-    """Lets every call through: these tests are about the operations, not who may call them."""
-
-    def check(self, access, envelope, request):
-        return None
-
-
 def make_client(board=None, users=None):
-    """Like agent.app.build_app, with every operation allowed."""
+    """The device's app with every operation allowed."""
     device = Device(board or {"name": "test", "hal": "sim"}, Settings(), users=users)
-    others = (DeviceIOService(device), EventService(device))
-    app = App((DeviceService(device, others),) + others, policy=AllowAll())
-    return InMemoryClient(app), device
+    return InMemoryClient(build_app(device, policy=AllowAll())), device
 
 
 def user_xml(name, password, level):
