@@ -154,6 +154,7 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None):
             loop.close()
             return 2
     # What the device reports of its transports (GetNetworkProtocols, capabilities).
+    device.http_port = servers[0].port
     device.https_port = servers[1].port if tls_context is not None else None
     loop.enable_wakeup()
     compat.on_terminate(lambda: loop.call_soon_threadsafe(loop.stop))

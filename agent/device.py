@@ -18,7 +18,9 @@ class Device:
         self.users = Users() if users is None else users
         self._hostname = hostname or (lambda: "")
         self.clock = clock
-        self.https_port = None  # set by the CLI when it serves HTTPS too (GetNetworkProtocols)
+        # The ports the CLI serves on (GetNetworkProtocols, TLS capabilities); HTTPS None = off.
+        self.http_port = 80
+        self.https_port = None
 
     @property
     def endpoint_reference(self):

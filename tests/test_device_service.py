@@ -5,6 +5,7 @@ from agent.compat import gmtime
 from agent.device import Device
 from agent.settings import Settings
 from tests.soapclient import FIXED_NOW, TDS, TEV, TMD, TT, InMemoryClient
+from tests.support import AllowAll
 
 
 def make_client(hostname="door-1", **kw):
@@ -114,7 +115,6 @@ class CapabilitiesTest(unittest.TestCase):
         r = self.capabilities("Device")
         device = r.body_child.find(TDS, "Capabilities").find(TT, "Device")
         self.assertEqual(device.find(TT, "IO").findtext(TT, "RelayOutputs"), "0")
-        self.assertEqual(device.find(TT, "Security").findtext(TT, "TLS1.2"), "false")
         self.assertTrue(device.find(TT, "System").findall(TT, "SupportedVersions"))
 
 
@@ -130,12 +130,38 @@ class ServiceCapabilitiesTest(unittest.TestCase):
                              (ns, "GetServiceCapabilitiesResponse"))
             self.assertEqual(r.body_child.children[0].name, "Capabilities")
 
-    def test_security_capabilities_claim_nothing_yet(self):
-        client, _ = make_client()
-        caps = client.call("<tds:GetServiceCapabilities/>").body_child.children[0]
-        security = caps.find(TDS, "Security")
-        for name in ("UsernameToken", "HttpDigest", "TLS1.2", "DefaultAccessPolicy"):
-            self.assertEqual(security.attrs[("", name)], "false")
+    def test_security_capabilities_tell_the_truth(self):
+        for https_port, tls in ((None, "false"), (8443, "true")):
+            client, device = make_client()
+            device.https_port = https_port
+            caps = client.call("<tds:GetServiceCapabilities/>").body_child.children[0]
+            security = caps.find(TDS, "Security")
+            for name in ("UsernameToken", "HttpDigest", "DefaultAccessPolicy"):
+                self.assertEqual(security.attrs[("", name)], "true")
+            for name in ("TLS1.0", "TLS1.1", "OnboardKeyGeneration", "AccessPolicyConfig",
+                         "X.509Token", "Dot1X", "RemoteUserHandling"):
+                self.assertEqual(security.attrs[("", name)], "false")
+            self.assertEqual(security.attrs[("", "TLS1.2")], tls)
+            r = client.call("<tds:GetCapabilities><tds:Category>Device</tds:Category>"
+                            "</tds:GetCapabilities>")
+            legacy = r.body_child.find(TDS, "Capabilities").find(TT, "Device").find(TT, "Security")
+            self.assertEqual((legacy.findtext(TT, "TLS1.1"), legacy.findtext(TT, "TLS1.2")),
+                             ("false", tls))
+
+
+class NetworkProtocolsTest(unittest.TestCase):
+    def protocols(self, https_port):
+        device = Device({"name": "test", "hal": "sim"}, Settings())
+        device.http_port, device.https_port = 8080, https_port
+        client = InMemoryClient(build_app(device, policy=AllowAll()))
+        r = client.call("<tds:GetNetworkProtocols/>")
+        return [(p.findtext(TT, "Name"), p.findtext(TT, "Enabled"), p.findtext(TT, "Port"))
+                for p in r.body_child.findall(TDS, "NetworkProtocols")]
+
+    def test_https_is_reported_only_while_it_is_served(self):
+        self.assertEqual(self.protocols(None), [("HTTP", "true", "8080")])
+        self.assertEqual(self.protocols(8443),
+                         [("HTTP", "true", "8080"), ("HTTPS", "true", "8443")])
 
 
 class IdentityTest(unittest.TestCase):

@@ -11,11 +11,12 @@ from tests.support import AllowAll, Quiet
 PATHS = {"device": "/onvif/device_service", "deviceio": "/onvif/deviceio_service",
          "events": "/onvif/event_service"}
 # Implemented so far: the PRE_AUTH device operations and the capabilities (issue 3),
-# GetDeviceInformation and the user operations (issue 4).
+# GetDeviceInformation, the user operations and GetNetworkProtocols (issue 4).
 IMPLEMENTED = {
     "device": ("GetServices", "GetServiceCapabilities", "GetCapabilities", "GetWsdlUrl",
                "GetHostname", "GetSystemDateAndTime", "GetEndpointReference",
-               "GetDeviceInformation", "GetUsers", "CreateUsers", "DeleteUsers", "SetUser"),
+               "GetDeviceInformation", "GetUsers", "CreateUsers", "DeleteUsers", "SetUser",
+               "GetNetworkProtocols"),
     "deviceio": ("GetServiceCapabilities",),
     "events": ("GetServiceCapabilities",),
 }

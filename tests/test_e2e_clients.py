@@ -85,7 +85,9 @@ def test_zeep_device_operations(agent, transport):
     assert device.GetHostname().FromDHCP is False
     guid = device.GetEndpointReference().GUID
     assert uuid.UUID(guid[len("urn:uuid:"):]).version == 4
-    assert device.GetServiceCapabilities().Security["UsernameToken"] is False
+    security = device.GetServiceCapabilities().Security
+    assert (security["UsernameToken"], security["HttpDigest"]) == (True, True)
+    assert security["TLS1.2"] is True  # tests/agentproc.py serves HTTPS too
 
 
 def test_zeep_fault_for_an_unimplemented_operation(agent, transport):
@@ -157,6 +159,8 @@ def test_zeep_username_token_levels(agent, transport):
     try:
         info = device.GetDeviceInformation()
         assert info.Model == "Desktop simulator"
+        assert [(p.Name, p.Enabled, p.Port) for p in device.GetNetworkProtocols()] == [
+            ("HTTP", True, [agent.port]), ("HTTPS", True, [agent.https_port])]
         viewer = zeep_service("devicemgmt", DEVICE_BINDING, agent.url, transport=transport,
                               wsse=token("viewer", "V1ewer-pw!!")).service
         assert viewer.GetDeviceInformation().Model == "Desktop simulator"  # READ_SYSTEM

@@ -67,6 +67,11 @@ class DeviceService(Service):
         super().__init__(device)
         self.services = (self,) + tuple(others)
 
+    @property
+    def tls(self):
+        """Whether HTTPS is served right now (checklist 11: report TLS only when it is on)."""
+        return self.device.https_port is not None
+
     def write_capabilities(self, w):
         # tds:DeviceServiceCapabilities (8.2.1): Network, Security, System are required.
         users = self.device.users
@@ -75,12 +80,15 @@ class DeviceService(Service):
             ("IPFilter", False), ("ZeroConfiguration", False), ("IPVersion6", False),
             ("DynDNS", False), ("Dot11Configuration", False), ("HostnameFromDHCP", False),
             ("NTP", 0), ("DHCPv6", False)])
+        # Checklist 5.4/5.5/11: Digest and UsernameToken with the Table 7 policy; TLS 1.2 (and
+        # 1.3) only while HTTPS is served. Certificates are managed on the device, so the
+        # certificate operations and OnboardKeyGeneration stay unsupported.
         w.leaf(TDS, "Security", attrs=[
-            ("TLS1.0", False), ("TLS1.1", False), ("TLS1.2", False),
+            ("TLS1.0", False), ("TLS1.1", False), ("TLS1.2", self.tls),
             ("OnboardKeyGeneration", False), ("AccessPolicyConfig", False),
-            ("DefaultAccessPolicy", False), ("Dot1X", False), ("RemoteUserHandling", False),
+            ("DefaultAccessPolicy", True), ("Dot1X", False), ("RemoteUserHandling", False),
             ("X.509Token", False), ("SAMLToken", False), ("KerberosToken", False),
-            ("UsernameToken", False), ("HttpDigest", False), ("RELToken", False),
+            ("UsernameToken", True), ("HttpDigest", True), ("RELToken", False),
             ("MaxUsers", users.max_users), ("MaxUserNameLength", users.max_name),
             ("MaxPasswordLength", users.max_password)])
         w.leaf(TDS, "System", attrs=[
@@ -110,8 +118,10 @@ class DeviceService(Service):
         w.leaf(TT, "RelayOutputs", 0)
         w.end()
         w.start(TT, "Security")
-        for name in ("TLS1.1", "TLS1.2", "OnboardKeyGeneration", "AccessPolicyConfig",
-                     "X.509Token", "SAMLToken", "KerberosToken", "RELToken"):
+        w.leaf(TT, "TLS1.1", False)
+        w.leaf(TT, "TLS1.2", self.tls)
+        for name in ("OnboardKeyGeneration", "AccessPolicyConfig", "X.509Token", "SAMLToken",
+                     "KerberosToken", "RELToken"):
             w.leaf(TT, name, False)
         w.end()
         w.end()
@@ -184,6 +194,23 @@ class DeviceService(Service):
             if name:
                 w.leaf(TT, "Name", name)
             w.end()
+            w.end()
+        return write
+
+    def GetNetworkProtocols(self, request, ctx):
+        # Checklist 8.3 #12: only the protocols that exist; HTTPS while it is on.
+        protocols = [("HTTP", self.device.http_port)]
+        if self.tls:
+            protocols.append(("HTTPS", self.device.https_port))
+
+        def write(w):
+            w.start(TDS, "GetNetworkProtocolsResponse")
+            for name, port in protocols:
+                w.start(TDS, "NetworkProtocols")
+                w.leaf(TT, "Name", name)
+                w.leaf(TT, "Enabled", True)
+                w.leaf(TT, "Port", port)
+                w.end()
             w.end()
         return write
 
