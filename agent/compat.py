@@ -252,9 +252,14 @@ def hmac_sha256(key, msg):
     """HMAC-SHA-256 of `msg` under `key` (RFC 2104; MicroPython has no hmac module)."""
     if len(key) > 64:  # RFC 2104 section 2: keys longer than the block size are hashed first
         key = _sha256(key)
-    key = bytes(key) + b"\x00" * (64 - len(key))
-    inner = _sha256(bytes(b ^ 0x36 for b in key) + msg)
-    return _sha256(bytes(b ^ 0x5C for b in key) + inner)
+    key = int.from_bytes(bytes(key) + b"\x00" * (64 - len(key)), "big")
+    inner = _sha256((key ^ _IPAD).to_bytes(64, "big") + msg)
+    return _sha256((key ^ _OPAD).to_bytes(64, "big") + inner)
+
+
+# RFC 2104 pads, as integers so the key is XORed in one operation rather than byte by byte.
+_IPAD = int.from_bytes(b"\x36" * 64, "big")
+_OPAD = int.from_bytes(b"\x5c" * 64, "big")
 
 
 def compare_digest(a, b):

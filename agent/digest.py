@@ -279,6 +279,13 @@ def _token_end(text, i):
 
 def _quoted_string(text, i):
     """(unescaped content, index after the closing quote) of a quoted-string opened before `i`."""
+    close = text.find('"', i)
+    if close > i and text.find("\\", i, close) < 0:
+        # The common case, checked at C speed: no escapes, and (the quote and the backslash
+        # being absent by construction) every character a printable ASCII qdtext.
+        content = text[i:close]
+        if min(content) >= " " and max(content) <= "~":
+            return content, close + 1
     parts = []
     start = i
     end = len(text)
