@@ -49,8 +49,11 @@ _SHA1_SIZE = 20
 _BASE64 = re.compile("^[A-Za-z0-9+/]*=?=?$")
 _DIGITS = "0123456789"
 
-# One replay-cache slot: the first 8 bytes of SHA-1(nonce), then the Unix second (big-endian
-# uint32) after which the token that used it is stale anyway.
+# One replay-cache slot: an 8-byte fingerprint of the nonce, then the Unix second (big-endian
+# uint32) after which the token that used it is stale anyway. The fingerprint is the nonce's
+# first 4 bytes and its CRC-32: a collision only refuses a genuine token as a replay, random
+# nonces collide with odds near 2**-64, and making one takes valid credentials anyway, so it
+# needs no cryptographic hash (a pure-Python SHA-1 allocates ~50 KB per call on MicroPython).
 _SLOT = 12
 _FINGERPRINT = 8
 
@@ -144,7 +147,7 @@ class UsernameTokenVerifier:
     def _remember(self, nonce, expiry, now):
         """Record the nonce of an accepted token until `expiry`; False if it is still recorded
         (profile section 4)."""
-        fingerprint = compat.sha1(nonce)[:_FINGERPRINT]
+        fingerprint = (nonce + b"\0\0\0")[:4] + struct.pack(">I", binascii.crc32(nonce))
         stamp = struct.pack(">I", expiry)  # expiry >= now >= 0: the freshness check passed
         ring = self._ring
         at = ring.find(fingerprint)
