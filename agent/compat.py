@@ -184,18 +184,48 @@ def hostname():
 
 
 def interface_addresses():
-    """IPv4 addresses of the host's interfaces (ifaddr on CPython), loopback last."""
-    try:
-        import ifaddr
-    except ImportError:
-        return ["127.0.0.1"]
-    found = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if isinstance(ip.ip, str) and ip.ip not in found:
-                found.append(ip.ip)
+    """IPv4 addresses of the host's interfaces, loopback last.
+
+    Linux answers SIOCGIFADDR with modules CPython has loaded anyway; elsewhere ifaddr is
+    asked, whose ctypes costs ~4 MB of resident memory (README figures).
+    """
+    found = _ioctl_addresses()
+    if found is None:
+        try:
+            import ifaddr
+        except ImportError:
+            return ["127.0.0.1"]
+        found = []
+        for adapter in ifaddr.get_adapters():
+            for ip in adapter.ips:
+                if isinstance(ip.ip, str) and ip.ip not in found:
+                    found.append(ip.ip)
     found.sort(key=lambda a: a.startswith("127."))
     return found or ["127.0.0.1"]
+
+
+def _ioctl_addresses():
+    """The primary IPv4 address of each interface, or None where SIOCGIFADDR is unavailable."""
+    try:
+        import fcntl
+        import socket
+        import struct
+        names = socket.if_nameindex()
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except (ImportError, AttributeError, OSError):
+        return None
+    found = []
+    with probe:
+        for _, name in names:
+            try:
+                request = struct.pack("256s", name.encode()[:15])
+                reply = fcntl.ioctl(probe.fileno(), 0x8915, request)  # SIOCGIFADDR
+            except OSError:
+                continue  # an interface without IPv4
+            address = socket.inet_ntoa(reply[20:24])
+            if address not in found:
+                found.append(address)
+    return found
 
 
 # XML 1.0 [2] Char excludes these control bytes. CPython deletes them with bytes.translate() in a
@@ -230,31 +260,40 @@ def _hash_function(name):
     return lambda data: constructor(data).digest()
 
 
-_md5, _sha1, _sha256 = _hash_function("md5"), _hash_function("sha1"), _hash_function("sha256")
+# Resolved on first use: importing hashlib costs CPython ~4 MB of resident memory, which an
+# agent that never sees an authenticated request need not pay (README figures).
+_hashes = {}
+
+
+def _hash(name, data):
+    function = _hashes.get(name)
+    if function is None:
+        function = _hashes[name] = _hash_function(name)
+    return function(data)
 
 
 def md5(data):
     """MD5 digest bytes of `data` (RFC 1321)."""
-    return _md5(data)
+    return _hash("md5", data)
 
 
 def sha1(data):
     """SHA-1 digest bytes of `data` (FIPS 180-4)."""
-    return _sha1(data)
+    return _hash("sha1", data)
 
 
 def sha256(data):
     """SHA-256 digest bytes of `data` (FIPS 180-4)."""
-    return _sha256(data)
+    return _hash("sha256", data)
 
 
 def hmac_sha256(key, msg):
     """HMAC-SHA-256 of `msg` under `key` (RFC 2104; MicroPython has no hmac module)."""
     if len(key) > 64:  # RFC 2104 section 2: keys longer than the block size are hashed first
-        key = _sha256(key)
+        key = sha256(key)
     key = int.from_bytes(bytes(key) + b"\x00" * (64 - len(key)), "big")
-    inner = _sha256((key ^ _IPAD).to_bytes(64, "big") + msg)
-    return _sha256((key ^ _OPAD).to_bytes(64, "big") + inner)
+    inner = sha256((key ^ _IPAD).to_bytes(64, "big") + msg)
+    return sha256((key ^ _OPAD).to_bytes(64, "big") + inner)
 
 
 # RFC 2104 pads, as integers so the key is XORed in one operation rather than byte by byte.
