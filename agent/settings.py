@@ -10,6 +10,31 @@ from .ids import uuid4
 FILENAME = "settings.json"
 
 
+def read_state(path, what, parse):
+    """`parse(bytes)` of the state file at `path`; None on first start, or when the file is
+    unreadable: then it is moved aside to PATH.corrupt and logged, since a device never refuses
+    to start over its own state file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    try:
+        return parse(data)
+    except (ValueError, TypeError, KeyError, UnicodeError) as exc:
+        log.error("%s %s is unreadable (%s): moved aside to %s.corrupt, starting fresh",
+                  what, path, exc, path)
+        os.rename(path, path + ".corrupt")
+        return None
+
+
+def _parse_object(data):
+    values = json.loads(data)
+    if not isinstance(values, dict):
+        raise ValueError("not an object")
+    return values
+
+
 class Settings:
     """Key/value settings that survive restarts and power loss (tmp + rename on every change)."""
 
@@ -24,22 +49,7 @@ class Settings:
             self.update(endpoint_uuid=uuid4())
 
     def _load(self):
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read()
-        except OSError:
-            return  # first start
-        try:
-            values = json.loads(data)
-            if not isinstance(values, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeError) as exc:
-            # Never refuse to start a device over its own state file: keep the bad copy aside.
-            log.error("settings file %s is unreadable (%s); moved aside, starting fresh",
-                      self.path, exc)
-            os.rename(self.path, self.path + ".corrupt")
-            return
-        self.values = values
+        self.values = read_state(self.path, "settings file", _parse_object) or {}
 
     def get(self, key, default=None):
         return self.values.get(key, default)

@@ -32,11 +32,11 @@ Decisions where the spec leaves a choice:
 """
 
 import json
-import os
 
 from . import log
 from .compat import urandom, write_atomic
 from .errors import ConfigError
+from .settings import read_state
 from .soap import SoapFault, sender
 
 ADMINISTRATOR, OPERATOR, USER = "Administrator", "Operator", "User"
@@ -133,18 +133,8 @@ class Users:
             self._load()
 
     def _load(self):
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read()
-        except OSError:
-            return  # first start
-        try:
-            self._users = _parse(data)
-        except (ValueError, TypeError, KeyError, UnicodeError) as exc:
-            # Never refuse to start over our own file; ensure_admin then applies again.
-            log.error("user database %s is unreadable (%s): moved aside to %s.corrupt; starting "
-                      "with no users", self.path, exc, self.path)
-            os.rename(self.path, self.path + ".corrupt")
+        # An unreadable file is moved aside; ensure_admin then applies again.
+        self._users = read_state(self.path, "user database", _parse) or []
 
     def lookup(self, name):
         """(password, level) of user `name`, or None."""
