@@ -163,5 +163,8 @@ def default_policy(device, clock=utc_seconds):
         entry = users.lookup(name)
         return entry[0] if entry else None
     digest = DigestAuth(password_of, realm=REALM, secret=urandom(32), clock=clock)
-    wsse = UsernameTokenVerifier(password_of, clock=clock)
+    # PasswordText exposes the password to anyone on the wire: only over HTTPS, unless the
+    # board file says its network is trusted (issue 4).
+    wsse = UsernameTokenVerifier(password_of, clock=clock,
+                                 allow_text=device.board.get("allow_password_text") is True)
     return Policy(users, digest, wsse, FailureLimiter(clock))

@@ -20,6 +20,7 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DIGEST_TYPE = ("http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-"
                "1.0#PasswordDigest")
+TEXT_TYPE = DIGEST_TYPE.replace("#PasswordDigest", "#PasswordText")
 _T = gmtime(FIXED_NOW)
 CREATED = "%04d-%02d-%02dT%02d:%02d:%02d.123Z" % _T[:6]  # FIXED_NOW, with milliseconds
 PASSWORDS = {"admin": "Adm1n-secret-pw", "operator": "0perator-pw!", "viewer": "V1ewer-pw!!"}
@@ -41,24 +42,25 @@ def b64(data):
 class Caller:
     """A device with three users and a client that can present each kind of credential."""
 
-    def __init__(self):
+    def __init__(self, board=None):
         self.clock = Clock()
         users = Users()
         users.create([(name, PASSWORDS[name], LEVELS[name]) for name in PASSWORDS])
-        device = Device({"name": "t", "hal": "sim"}, Settings(), users=users)
+        device = Device(board or {"name": "t", "hal": "sim"}, Settings(), users=users)
         self.app = build_app(device, clock=self.clock)
         self.client = InMemoryClient(self.app, clock=self.clock)
         self.nonce = 0
 
-    def token(self, user, password=None):
+    def token(self, user, password=None, text=False):
         self.nonce += 1
         nonce = b"nonce-%012d" % self.nonce
         password = PASSWORDS.get(user, "x") if password is None else password
         digest = b64(sha1(nonce + CREATED.encode() + password.encode()))
+        kind, value = (TEXT_TYPE, password) if text else (DIGEST_TYPE, digest)
         return ('<Security xmlns="%s" s:mustUnderstand="1"><UsernameToken><Username>%s</Username>'
                 '<Password Type="%s">%s</Password><Nonce>%s</Nonce>'
                 '<Created xmlns="%s">%s</Created></UsernameToken></Security>'
-                % (WSSE, user, DIGEST_TYPE, digest, b64(nonce), WSU, CREATED))
+                % (WSSE, user, kind, value, b64(nonce), WSU, CREATED))
 
     def call(self, body, path="/onvif/device_service", header="", headers=()):
         return self.client.post(path, envelope(body, header), headers=headers)
@@ -121,6 +123,14 @@ class FlowTest(unittest.TestCase):
     def test_valid_username_token(self):
         c = self.caller
         r = c.call("<tds:GetDeviceInformation/>", header=c.token("viewer"))
+        self.assertEqual(r.status, 200)
+
+    def test_password_text_only_where_the_board_allows_it_over_plain_http(self):
+        c = self.caller
+        r = c.call("<tds:GetDeviceInformation/>", header=c.token("admin", text=True))
+        self.assertEqual((r.status, r.fault()), (400, ("Sender", ["NotAuthorized"])))
+        trusting = Caller({"name": "t", "hal": "sim", "allow_password_text": True})
+        r = trusting.call("<tds:GetDeviceInformation/>", header=trusting.token("admin", text=True))
         self.assertEqual(r.status, 200)
 
     def test_bad_username_token_is_400_not_authorized(self):
