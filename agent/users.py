@@ -32,6 +32,7 @@ Decisions where the spec leaves a choice:
 """
 
 import json
+import os
 
 from . import log
 from .compat import urandom, write_atomic
@@ -255,6 +256,22 @@ class Users:
                                          for name, password, level in users]})
             write_atomic(self.path, data.encode(), mode=0o600)
         self._users = users
+        self._retire_initial_password()
+
+    def _retire_initial_password(self):
+        """The first-start password file goes once that password no longer opens the account:
+        a stale copy of a secret is only a liability."""
+        if not self.path:
+            return
+        path = self.path.rsplit("/", 1)[0] + "/" + INITIAL_PASSWORD_FILE
+        try:
+            with open(path) as f:
+                kept = f.read().strip()
+        except OSError:
+            return
+        entry = self.lookup(DEFAULT_ADMIN)
+        if entry is None or entry[0] != kept:
+            os.remove(path)
 
 
 def _parse(data):

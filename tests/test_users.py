@@ -351,3 +351,19 @@ class EnsureAdminTest(Base):
             self.assertEqual(f.read(), b"Abc23456789defghjkmn\n")
         if CHMOD is not None:
             self.assertEqual(mode_of(path), 0o600)
+
+    def test_initial_password_file_goes_once_the_password_changes(self):
+        users = Users(self.dir)
+        password = users.ensure_admin()
+        path = write_initial_password(self.dir, password)
+        users.create([("bob", PW, USER)])  # other changes keep it: it still opens "admin"
+        self.assertTrue(exists(path))
+        users.update([("admin", "N3w-admin-pw", ADMINISTRATOR)])
+        self.assertFalse(exists(path))
+
+    def test_initial_password_file_goes_with_its_user(self):
+        users = Users(self.dir)
+        path = write_initial_password(self.dir, users.ensure_admin())
+        users.create([("root", PW, ADMINISTRATOR)])
+        users.delete(["admin"])
+        self.assertFalse(exists(path))
