@@ -1,11 +1,13 @@
 """The device's identity and shared state, read by every service."""
 
 from .compat import utc_seconds
+from .scopes import Scopes
 from .users import Users
 
 
 class Device:
-    """Identity (board, endpoint reference), clock, host name and users of this device.
+    """Identity (board, endpoint reference), clock, host name, users and discovery scopes of
+    this device.
 
     `hostname` and `clock` are injected callables so the services stay sans-IO: the CLI passes
     the operating system's, tests pass fixed ones. `users` is the agent.users.Users database
@@ -16,6 +18,7 @@ class Device:
         self.board = board
         self.settings = settings
         self.users = Users() if users is None else users
+        self.scopes = Scopes(board, settings)  # scopes and discovery mode (agent.scopes)
         self._hostname = hostname or (lambda: "")
         self.clock = clock
         # The ports the CLI serves on (GetNetworkProtocols, TLS capabilities); HTTPS None = off.

@@ -23,6 +23,8 @@ PORTABLE = (
     "test_wsse",
     "test_users",
     "test_user_operations",
+    "test_scopes",
+    "test_scope_operations",
 )
 
 CPYTHON_ONLY = (

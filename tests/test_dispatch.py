@@ -16,7 +16,8 @@ IMPLEMENTED = {
     "device": ("GetServices", "GetServiceCapabilities", "GetCapabilities", "GetWsdlUrl",
                "GetHostname", "GetSystemDateAndTime", "GetEndpointReference",
                "GetDeviceInformation", "GetUsers", "CreateUsers", "DeleteUsers", "SetUser",
-               "GetNetworkProtocols"),
+               "GetNetworkProtocols", "GetScopes", "SetScopes", "AddScopes", "RemoveScopes",
+               "GetDiscoveryMode", "SetDiscoveryMode"),
     "deviceio": ("GetServiceCapabilities",),
     "events": ("GetServiceCapabilities",),
 }

@@ -2,7 +2,8 @@
 
 Implemented here: the PRE_AUTH operations every client calls before it authenticates
 (checklist 8.2, 8.3 #1, 8.4 #6, 8.5 GetEndpointReference), GetDeviceInformation (8.4 #1) and
-user handling (8.5 GetUsers, CreateUsers, DeleteUsers, SetUser; the rules live in agent.users).
+user handling (8.5 GetUsers, CreateUsers, DeleteUsers, SetUser; the rules live in agent.users),
+and discovery scopes and mode (8.4 #14-#19; the rules live in agent.scopes).
 Capabilities report true only for what is implemented; they grow as later issues land.
 
 GetDeviceInformation: Manufacturer and Model come from the board file (defaults "onvif-agent"
@@ -91,8 +92,9 @@ class DeviceService(Service):
             ("UsernameToken", True), ("HttpDigest", True), ("RELToken", False),
             ("MaxUsers", users.max_users), ("MaxUserNameLength", users.max_name),
             ("MaxPasswordLength", users.max_password)])
+        # Checklist 7: the discovery transport answers Resolve and sends Bye.
         w.leaf(TDS, "System", attrs=[
-            ("DiscoveryResolve", False), ("DiscoveryBye", False), ("RemoteDiscovery", False),
+            ("DiscoveryResolve", True), ("DiscoveryBye", True), ("RemoteDiscovery", False),
             ("SystemBackup", False), ("SystemLogging", False), ("FirmwareUpgrade", False),
             ("HttpFirmwareUpgrade", False), ("HttpSystemBackup", False),
             ("HttpSystemLogging", False), ("HttpSupportInformation", False)])
@@ -107,8 +109,9 @@ class DeviceService(Service):
             w.leaf(TT, name, False)
         w.end()
         w.start(TT, "System")
-        for name in ("DiscoveryResolve", "DiscoveryBye", "RemoteDiscovery", "SystemBackup",
-                     "SystemLogging", "FirmwareUpgrade"):
+        w.leaf(TT, "DiscoveryResolve", True)  # as in write_capabilities (checklist 7)
+        w.leaf(TT, "DiscoveryBye", True)
+        for name in ("RemoteDiscovery", "SystemBackup", "SystemLogging", "FirmwareUpgrade"):
             w.leaf(TT, name, False)
         for version in SUPPORTED_VERSIONS:
             write_version(w, TT, "SupportedVersions", version)
@@ -257,6 +260,47 @@ class DeviceService(Service):
             w.end()
         return write
 
+    # -- checklist 8.4 #14-#19 scopes and discovery mode (faults and rules: agent.scopes) ------
+
+    def GetScopes(self, request, ctx):
+        scopes = self.device.scopes.all()
+
+        def write(w):
+            w.start(TDS, "GetScopesResponse")
+            for uri, definition in scopes:
+                w.start(TDS, "Scopes")
+                w.leaf(TT, "ScopeDef", definition)
+                w.leaf(TT, "ScopeItem", uri)
+                w.end()
+            w.end()
+        return write
+
+    def SetScopes(self, request, ctx):
+        self.device.scopes.set(_uris(request, "Scopes"))
+        return lambda w: w.leaf(TDS, "SetScopesResponse")
+
+    def AddScopes(self, request, ctx):
+        self.device.scopes.add(_uris(request, "ScopeItem"))
+        return lambda w: w.leaf(TDS, "AddScopesResponse")
+
+    def RemoveScopes(self, request, ctx):
+        removed = self.device.scopes.remove(_uris(request, "ScopeItem"))
+
+        def write(w):
+            w.start(TDS, "RemoveScopesResponse")
+            for uri in removed:
+                w.leaf(TDS, "ScopeItem", uri)
+            w.end()
+        return write
+
+    def GetDiscoveryMode(self, request, ctx):
+        return lambda w: _leaf_response(w, "GetDiscoveryModeResponse", "DiscoveryMode",
+                                        self.device.scopes.mode)
+
+    def SetDiscoveryMode(self, request, ctx):
+        self.device.scopes.set_mode(required(request, TDS, "DiscoveryMode").text.strip())
+        return lambda w: w.leaf(TDS, "SetDiscoveryModeResponse")
+
     # -- checklist 8.5 users (faults and rules: agent.users) ------------------------------------
 
     def GetUsers(self, request, ctx):
@@ -286,6 +330,14 @@ class DeviceService(Service):
     def SetUser(self, request, ctx):
         self.device.users.update(_user_entries(request))
         return lambda w: w.leaf(TDS, "SetUserResponse")
+
+
+def _uris(request, name):
+    """The xs:anyURI children `name` (1..n in the schema); xs:anyURI collapses whitespace."""
+    uris = [e.text.strip() for e in request.findall(TDS, name)]
+    if not uris:
+        raise sender("InvalidArgs", reason="missing " + name)
+    return uris
 
 
 def _user_entries(request):
