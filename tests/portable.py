@@ -25,6 +25,7 @@ PORTABLE = (
     "test_user_operations",
     "test_scopes",
     "test_scope_operations",
+    "test_discovery",
 )
 
 CPYTHON_ONLY = (
@@ -43,4 +44,5 @@ CPYTHON_ONLY = (
     "test_operations",
     "test_xml_oracle",
     "test_wsse_interop",
+    "test_discovery_schema",
 )
