@@ -55,7 +55,9 @@ class Settings:
         return self.values.get(key, default)
 
     def update(self, **changes):
-        """Apply changes and persist them atomically."""
-        self.values.update(changes)
+        """Persist the changes atomically, then apply them: a failed write changes nothing."""
+        values = dict(self.values)
+        values.update(changes)
         if self.path:
-            write_atomic(self.path, json.dumps(self.values).encode())
+            write_atomic(self.path, json.dumps(values).encode())
+        self.values = values

@@ -77,3 +77,18 @@ class BoardTest(unittest.TestCase):
     def test_unknown_board_name(self):
         with self.assertRaises(ConfigError):
             load_board("no-such-board")
+
+
+class SettingsWriteFailureTest(unittest.TestCase):
+    def test_a_failed_write_changes_nothing(self):
+        directory = scratch_dir()
+        try:
+            settings = Settings(directory)
+            before = dict(settings.values)
+            remove_tree(directory)  # the state directory vanished: the write must fail
+            with self.assertRaises(OSError):
+                settings.update(timezone="CET-1")
+            self.assertEqual(settings.values, before)
+        finally:
+            if exists(directory):
+                remove_tree(directory)
