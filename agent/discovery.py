@@ -32,7 +32,7 @@ ACTION_PROBE_MATCHES = D + "/ProbeMatches"
 ACTION_RESOLVE = D + "/Resolve"
 ACTION_RESOLVE_MATCHES = D + "/ResolveMatches"
 ACTION_FAULT = D + "/fault"
-TO_DISCOVERY = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"  # multicast wsadis:To (2005/04 2.4)
+TO_DISCOVERY = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"  # wsadis:To of multicast messages
 TO_ANONYMOUS = WSADIS + "/role/anonymous"  # unicast replies (checklist 7)
 
 # WS-Discovery 2005/04 section 5.1 matching rules. ONVIF names rfc3986; rfc2396 (the default
@@ -42,7 +42,7 @@ MATCH_RFC2396 = D + "/rfc2396"
 MATCH_STRCMP0 = D + "/strcmp0"
 MATCHING_RULES = (MATCH_RFC3986, MATCH_RFC2396, MATCH_STRCMP0)
 
-# WS-Discovery 2005/04 Appendix I: replies to a multicast message wait a random 0..APP_MAX_DELAY.
+# WS-Discovery 2005/04 constant: replies to a multicast message wait a random 0..APP_MAX_DELAY ms.
 APP_MAX_DELAY = 500
 # SOAP-over-UDP (2004) Appendix I, the retransmission algorithm WS-Discovery 2005/04 refers to:
 # a message is sent once and then repeated *_UDP_REPEAT more times, the first repeat after a random
@@ -186,11 +186,11 @@ class Discovery:
         """A unicast reply to the datagram's source, if the rate limit allows one now."""
         if not self._allow():
             return "dropped_rate", []
-        # 2005/04 sections 5.3 and 6.3: the random delay spreads the answers of many devices to
+        # 2005/04 sections 5.3 and 6.2: the random delay spreads the answers of many devices to
         # one multicast request; a unicast request has one answerer and is answered at once.
         delay = self._rand(APP_MAX_DELAY + 1) if multicast else 0
         data = self._message(action, TO_ANONYMOUS, relates_to, body)
-        return "replied", [Send(delay, data, (source[0], source[1]), UNICAST_UDP_REPEAT)]
+        return "replied", [Send(delay, data, source, UNICAST_UDP_REPEAT)]  # IPv6: keeps scope id
 
     def _allow(self):
         """Token bucket: `rate` replies per second, bursts of up to one second's worth."""

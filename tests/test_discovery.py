@@ -284,6 +284,11 @@ class ReplyTest(unittest.TestCase):
         self.assertEqual(d.receive(probe(), SOURCE, LOCAL, UNICAST)[0].delay_ms, 0)
         self.assertEqual(len(asked), 6)
 
+    def test_ipv6_source_is_answered_as_given(self):
+        source = ("fe80::1", 40001, 0, 3)  # link-local: the scope id picks the interface
+        (send,) = make().receive(probe(), source, "fe80::2", MULTICAST)
+        self.assertEqual(send.destination, source)
+
     def test_reply_to_is_never_followed(self):
         extra = ("<a:ReplyTo s:mustUnderstand=\"1\"><a:Address>soap.udp://198.51.100.9:9"
                  "</a:Address></a:ReplyTo>")
