@@ -15,12 +15,14 @@ from .device import Device
 from .errors import ConfigError
 from .loop import Loop
 from .server import HttpServer
+from .discovery import PORT, Discovery
+from .discovery_net import DiscoveryService
 from .settings import Settings
 from .users import Users, write_initial_password
 
 USAGE = """usage: onvif-agent [--board NAME|PATH] [--state-dir DIR] [--bind ADDR]
                    [--http-port N] [--https-port N|off] [--tls-cert FILE --tls-key FILE]
-                   [--log-level debug|info|warning|error]
+                   [--discovery-port N|off] [--log-level debug|info|warning|error]
 
 IEC 60839-11-31 / ONVIF device agent.
 
@@ -32,12 +34,13 @@ IEC 60839-11-31 / ONVIF device agent.
   --https-port N|off  HTTPS port (default: 443 as root, else 8443; 0 = any free port)
   --tls-cert FILE     HTTPS certificate chain (PEM) to use instead of the self-signed device
   --tls-key FILE        certificate made in STATE-DIR/tls/; give both or neither
+  --discovery-port N|off  WS-Discovery UDP port (default: 3702; 0 = any free port, for tests)
   --log-level LEVEL   debug, info, warning or error (default: info)
   --version           print the version and exit
 """
 
 _OPTIONS = ("--board", "--state-dir", "--bind", "--http-port", "--https-port", "--tls-cert",
-            "--tls-key", "--log-level")
+            "--tls-key", "--discovery-port", "--log-level")
 
 
 def parse_args(argv):
@@ -57,9 +60,9 @@ def parse_args(argv):
                 raise ConfigError("%s needs a value" % name)
             value = args.pop(0)
         options[name[2:]] = value
-    for name in ("http-port", "https-port"):
+    for name in ("http-port", "https-port", "discovery-port"):
         port = options.get(name)
-        if port is None or (name == "https-port" and port == "off"):
+        if port is None or (name != "http-port" and port == "off"):
             continue
         if not port.isdigit() or not 0 <= int(port) < 65536:
             raise ConfigError("--%s must be a port number, not %r" % (name, port))
@@ -109,12 +112,13 @@ def main(argv=None):
         tls_context, cert = None, None
         if https_port != "off":
             tls_context, cert = https_context(options, state_dir)
+        device = Device(board, settings, hostname=compat.hostname, users=users)
     except ConfigError as exc:
         sys.stderr.write("onvif-agent: error: %s\n" % exc)
         return 2
-    device = Device(board, settings, hostname=compat.hostname, users=users)
     port = options.get("http-port", 80 if compat.is_root() else 8080)
-    return serve(device, options.get("bind", "0.0.0.0"), port, https_port, tls_context, cert)
+    return serve(device, options.get("bind", "0.0.0.0"), port, https_port, tls_context, cert,
+                 options.get("discovery-port", PORT))
 
 
 def https_context(options, state_dir):
@@ -137,7 +141,36 @@ def https_context(options, state_dir):
         return None, None
 
 
-def serve(device, bind, port, https_port=None, tls_context=None, cert=None):
+def start_discovery(loop, device, bind, port):
+    """WS-Discovery on the interfaces of `bind` (all of them for 0.0.0.0), or None if off."""
+    settings = device.settings
+    # AppSequence InstanceId must grow with every restart (checklist 7): a persisted counter.
+    instance = settings.get("discovery_instance", 0) + 1
+    settings.update(discovery_instance=instance)
+
+    def xaddrs(local):
+        urls = ["http://%s:%d/onvif/device_service" % (local, device.http_port)]
+        if device.https_port is not None:
+            urls.insert(0, "https://%s:%d/onvif/device_service" % (local, device.https_port))
+        return urls
+    discovery = Discovery(endpoint=device.endpoint_reference, scopes=device.scopes.uris,
+                          xaddrs=xaddrs, instance_id=instance,
+                          metadata_version=lambda: device.scopes.metadata_version,
+                          rand=compat.random_below, clock=compat.monotonic_ms)
+    everywhere = bind in ("0.0.0.0", "::", "")
+    service = DiscoveryService(loop, discovery, device.scopes, rand=compat.random_below,
+                               addresses=compat.interface_addresses if everywhere
+                               else lambda: [bind], port=port)
+    try:
+        service.start()
+    except OSError as exc:
+        log.warning("WS-Discovery off: cannot listen on UDP port %d: %s", port, exc)
+        return None
+    return service
+
+
+def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
+          discovery_port=PORT):
     loop = Loop()
     app = build_app(device)
     servers = [HttpServer(loop, app, bind=bind, port=port)]
@@ -156,12 +189,17 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None):
     # What the device reports of its transports (GetNetworkProtocols, capabilities).
     device.http_port = servers[0].port
     device.https_port = servers[1].port if tls_context is not None else None
+    discovery = None
+    if discovery_port != "off":
+        discovery = start_discovery(loop, device, bind, discovery_port)
     loop.enable_wakeup()
     compat.on_terminate(lambda: loop.call_soon_threadsafe(loop.stop))
     hosts = compat.interface_addresses() if bind in ("0.0.0.0", "::", "") else [bind]
     print("onvif-agent %s on board %s" % (__version__, device.board["name"]))
     if tls_context is not None:
         print("https certificate: %s" % cert)  # for clients to trust or pin
+    if discovery is not None:
+        print("ws-discovery: udp port %d" % discovery.port)
     # HTTPS first: the URL a client should prefer (tests/agentproc.py reads up to the http one).
     for server in reversed(servers):
         for host in hosts:
@@ -172,6 +210,8 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None):
     try:
         loop.run()
     finally:
+        if discovery is not None:
+            discovery.stop()  # Bye before leaving (checklist 7)
         for server in servers:
             server.close()
         loop.close()

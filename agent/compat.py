@@ -315,3 +315,8 @@ def compare_digest(a, b):
     for x, y in zip(a, b):
         result |= x ^ y
     return result == 0
+
+
+def random_below(n):
+    """A random int in [0, n), for protocol jitter (WS-Discovery reply delays)."""
+    return int.from_bytes(urandom(4), "big") % n

@@ -38,6 +38,7 @@ CPYTHON_ONLY = (
     "test_tls",
     "test_e2e_clients",
     "test_bench_smoke",
+    "test_discovery_e2e",
     "test_http_interop",
     "test_digest_interop",
     "test_schema_helper",

@@ -89,3 +89,9 @@ def test_board_by_path(tmp_path):
         assert any("board bench-board" in line for line in proc.banner)
     finally:
         proc.stop()
+
+
+def test_bad_scopes_in_a_board_file(tmp_path):
+    board = tmp_path / "scoped.json"
+    board.write_text(json.dumps({"name": "x", "hal": "sim", "scopes": ["not a uri"]}))
+    assert_one_line_error(run("--state-dir", str(tmp_path), "--board", str(board)))
