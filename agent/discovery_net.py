@@ -18,7 +18,7 @@ from .discovery import (DISCOVERY_ADDR_V4, MAX_DATAGRAM, PORT, UDP_MAX_DELAY, UD
 from .loop import POLLIN
 
 RECHECK_MS = 10000      # interface addresses change rarely; DHCP renewals are minutes apart
-READS_PER_WAKEUP = 32   # a datagram flood must not starve the HTTP clients on the same loop
+READS_PER_WAKEUP = 8    # a datagram flood must not starve the HTTP clients on the same loop
 
 # Linux's IP_PKTINFO tells which local address a datagram reached and whether it was sent to the
 # group; Python 3.11 names the option only on some builds.
@@ -77,6 +77,8 @@ class DiscoveryService:
         send = self.discovery.bye()
         for address in self.joined:
             self._send_multicast(send.data, address)
+        log.info("WS-Discovery stopped: %s", " ".join(
+            "%s=%d" % item for item in sorted(self.discovery.stats.items())))
         self.loop.unregister(self.sock)
         self.sock.close()
         self.sock = None

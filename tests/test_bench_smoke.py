@@ -30,3 +30,9 @@ def test_server_benchmark_prints_its_figures():
 
 def test_xml_parser_benchmark_prints_its_figures():
     assert "ratio ours/expat" in run("bench_xmlparse.py")
+
+
+def test_discovery_benchmark_prints_its_figures():
+    out = run("bench_discovery.py", "--seconds", "0.5")
+    assert "directed Probe -> ProbeMatches on loopback" in out, out
+    assert "garbage absorbed with the SOAP client's latency normal" in out, out
