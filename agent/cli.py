@@ -17,6 +17,7 @@ from .loop import Loop
 from .server import HttpServer
 from .discovery import PORT, Discovery
 from .discovery_net import DiscoveryService
+from .services.device import DeviceService
 from .settings import Settings
 from .users import Users, write_initial_password
 
@@ -141,6 +142,19 @@ def https_context(options, state_dir):
         return None, None
 
 
+def addresses_of(bind):
+    """A callable listing the IPv4 addresses `bind` covers: every interface's for 0.0.0.0."""
+    if bind in ("0.0.0.0", "::", ""):
+        return compat.interface_addresses
+    return lambda: [bind]
+
+
+def device_url(scheme, host, port):
+    """The device service URL at host:port (IPv6 literals bracketed, RFC 3986 3.2.2)."""
+    host = "[%s]" % host if ":" in host else host
+    return "%s://%s:%d%s" % (scheme, host, port, DeviceService.path)
+
+
 def start_discovery(loop, device, bind, port):
     """WS-Discovery on the interfaces of `bind` (all of them for 0.0.0.0), or None if off."""
     settings = device.settings
@@ -149,18 +163,16 @@ def start_discovery(loop, device, bind, port):
     settings.update(discovery_instance=instance)
 
     def xaddrs(local):
-        urls = ["http://%s:%d/onvif/device_service" % (local, device.http_port)]
+        urls = [device_url("http", local, device.http_port)]
         if device.https_port is not None:
-            urls.insert(0, "https://%s:%d/onvif/device_service" % (local, device.https_port))
+            urls.insert(0, device_url("https", local, device.https_port))
         return urls
     discovery = Discovery(endpoint=device.endpoint_reference, scopes=device.scopes.uris,
                           xaddrs=xaddrs, instance_id=instance,
                           metadata_version=lambda: device.scopes.metadata_version,
                           rand=compat.random_below, clock=compat.monotonic_ms)
-    everywhere = bind in ("0.0.0.0", "::", "")
     service = DiscoveryService(loop, discovery, device.scopes, rand=compat.random_below,
-                               addresses=compat.interface_addresses if everywhere
-                               else lambda: [bind], port=port)
+                               addresses=addresses_of(bind), port=port)
     try:
         service.start()
     except OSError as exc:
@@ -194,7 +206,7 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
         discovery = start_discovery(loop, device, bind, discovery_port)
     loop.enable_wakeup()
     compat.on_terminate(lambda: loop.call_soon_threadsafe(loop.stop))
-    hosts = compat.interface_addresses() if bind in ("0.0.0.0", "::", "") else [bind]
+    hosts = addresses_of(bind)()
     print("onvif-agent %s on board %s" % (__version__, device.board["name"]))
     if tls_context is not None:
         print("https certificate: %s" % cert)  # for clients to trust or pin
@@ -203,9 +215,7 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
     # HTTPS first: the URL a client should prefer (tests/agentproc.py reads up to the http one).
     for server in reversed(servers):
         for host in hosts:
-            host = "[%s]" % host if ":" in host else host
-            print("device service: %s://%s:%d/onvif/device_service"
-                  % (server.scheme, host, server.port))
+            print("device service: " + device_url(server.scheme, host, server.port))
     sys.stdout.flush()
     try:
         loop.run()

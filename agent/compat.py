@@ -27,20 +27,17 @@ except AttributeError:  # CPython: a monotonic clock with the same API
         return ((a - b + half) & (_TICKS_PERIOD - 1)) - half
 
 
-def monotonic_ms():
-    """A non-wrapping monotonic millisecond clock for timers (ticks wrap on MicroPython)."""
-    return _monotonic_ms()
-
-
+# monotonic_ms(): a non-wrapping monotonic millisecond clock for timers (ticks wrap on
+# MicroPython).
 try:
     _monotonic = time.monotonic
 
-    def _monotonic_ms():
+    def monotonic_ms():
         return int(_monotonic() * 1000)
 except AttributeError:  # MicroPython: extend ticks_ms into a non-wrapping count
     _mono_base = [0, ticks_ms()]
 
-    def _monotonic_ms():
+    def monotonic_ms():
         now = ticks_ms()
         _mono_base[0] += ticks_diff(now, _mono_base[1])
         _mono_base[1] = now
