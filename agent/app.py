@@ -62,6 +62,48 @@ def text_reply(status, text, headers=()):
     return Reply(status, lambda sink: sink(data), "text/plain; charset=utf-8", headers)
 
 
+class Deferred:
+    """An answer that comes later (a serial reply, a long-poll): a handler returns one instead
+    of a body writer, and settles it from a loop callback with `resolve(write_body)` or
+    `fail(fault)`. The connection waits for it and serves nothing else meanwhile (HTTP/1.1
+    answers in order); if the client goes away first, `cancel()` runs `on_cancel` so the
+    handler can drop what it holds. Nothing blocks: the loop keeps serving other connections.
+    """
+
+    def __init__(self, on_cancel=None):
+        self.on_cancel = on_cancel
+        self.declare = ()     # set by App.dispatch: the service's namespaces
+        self.reply = None
+        self.settled = False  # resolved, failed or cancelled
+        self._waiter = None
+
+    def resolve(self, write_body):
+        self._settle(soap_reply(write_body, self.declare))
+
+    def fail(self, fault):
+        self._settle(fault_reply(fault))
+
+    def cancel(self):
+        if not self.settled:
+            self.settled = True
+            if self.on_cancel is not None:
+                self.on_cancel()
+
+    def when_settled(self, waiter):
+        """`waiter(reply)` once the reply exists (at once if it already does)."""
+        self._waiter = waiter
+        if self.reply is not None:
+            waiter(self.reply)
+
+    def _settle(self, reply):
+        if self.settled:
+            return  # already answered, or the client is gone
+        self.settled = True
+        self.reply = reply
+        if self._waiter is not None:
+            self._waiter(reply)
+
+
 class RequestContext:
     """What a handler may know about the request besides its XML.
 
@@ -93,6 +135,7 @@ class App:
         self.limits = limits or {}
 
     def handle(self, request, ctx):
+        """A Reply, or a Deferred one (agent.session waits for it)."""
         path = request.target.split("?", 1)[0]
         service = self.by_path.get(path)
         if service is None:
@@ -141,6 +184,9 @@ class App:
         if handler is None:
             raise SoapFault("Receiver", "ActionNotSupported")
         write_body = handler(body, ctx)
+        if isinstance(write_body, Deferred):
+            write_body.declare = service.declare
+            return write_body
         return soap_reply(write_body, service.declare)
 
 

@@ -98,7 +98,8 @@ class HttpServer:
 
     def _evict(self):
         """Drop the least recently active connection that owes no response; False if none."""
-        idle = [c for c in self.connections if not c.session.busy and not c.pending]
+        idle = [c for c in self.connections
+                if not c.session.busy and not c.session.waiting and not c.pending]
         if not idle:
             return False
         victim = min(idle, key=lambda c: c.last_active)
@@ -132,13 +133,15 @@ class _Connection:
 
         def make_session(send):
             return Session(server.app, send, local_host="%s:%d" % (host, local[1]),
-                           scheme=server.scheme, peer=peer, **server.http_limits)
+                           scheme=server.scheme, peer=peer, on_resume=self.resume,
+                           **server.http_limits)
         if server.tls_context is None:
             self.session = make_session(self.queue)
         else:
             from .tls import TlsSession
             self.session = TlsSession(server.tls_context, make_session, self.queue, peer)
         self.throttled = False  # too much output queued: stop answering until it drains
+        self.held = 0  # bytes received while a deferred answer is pending
         self.events = POLLIN
         self.loop.register(sock, POLLIN, self.on_ready)
 
@@ -170,7 +173,13 @@ class _Connection:
             return
         now = self.loop.clock()
         self.last_active = now
-        if data and not self.session.busy:
+        if self.session.waiting:
+            if not data:
+                self.close()  # the client gave up on its answer: nobody is left to send it to
+                return
+            # Pipelined while an answer is pending: keep it, but no more than one queue's worth.
+            self.held += len(data)
+        elif data and not self.session.busy:
             self.request_started = now
         self.session.receive(data)
         self.process()
@@ -184,6 +193,12 @@ class _Connection:
         if not self.session.busy:
             self.request_started = None  # nothing part-way in (e.g. a TLS handshake just done)
         self.flush()
+
+    def resume(self):
+        """A deferred answer went out: send it and answer what was pipelined meanwhile."""
+        self.last_active = self.loop.clock()
+        self.held = 0
+        self.process()
 
     def flush(self):
         while self.out:
@@ -212,7 +227,8 @@ class _Connection:
             self.throttled = False
             self.process()
             return
-        self._watch((0 if self.throttled else POLLIN) | (POLLOUT if self.out else 0))
+        reading = not self.throttled and self.held < self.server.max_pending_output
+        self._watch((POLLIN if reading else 0) | (POLLOUT if self.out else 0))
 
     def _watch(self, events):
         if events != self.events and self.sock is not None:
@@ -223,6 +239,8 @@ class _Connection:
         server = self.server
         if self.send_started is not None and now - self.send_started > server.send_timeout_ms:
             reason = "not reading its responses"
+        elif self.session.waiting:
+            return  # the operation bounds its own wait (a long-poll's Timeout, a serial TimeOut)
         elif self.request_started is not None and \
                 now - self.request_started > server.request_timeout_ms:
             reason = "TLS handshake not complete in time" if getattr(
@@ -242,6 +260,7 @@ class _Connection:
         self.loop.unregister(self.sock)
         self.sock.close()
         self.sock = None
+        self.session.abandon()
         if self in self.server.connections:
             self.server.connections.remove(self)
 

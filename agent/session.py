@@ -6,7 +6,7 @@ object, so everything above the socket is tested on both runtimes.
 """
 
 from . import log
-from .app import RequestContext
+from .app import Deferred, RequestContext
 from .compat import utc_seconds
 from .http import CLOSED, NEED_DATA, HttpConnection, HttpError, ResponseStream
 
@@ -15,7 +15,9 @@ class Session:
     """Bytes in, bytes out, for one connection. `closed` tells the transport to close."""
 
     def __init__(self, app, send, *, local_host, scheme="http", peer=None,
-                 clock=utc_seconds, **http_limits):
+                 clock=utc_seconds, on_resume=None, **http_limits):
+        """`on_resume()` is called when a deferred answer has been sent, so the transport
+        flushes it and goes on with requests that arrived meanwhile."""
         self.app = app
         self.send = send
         self.local_host = local_host
@@ -24,6 +26,8 @@ class Session:
         self.clock = clock
         self.conn = HttpConnection(**http_limits)
         self.closed = False
+        self.on_resume = on_resume
+        self.waiting = None  # the Deferred the current request waits for
 
     @property
     def busy(self):
@@ -34,8 +38,9 @@ class Session:
         self.conn.receive(data)
 
     def step(self):
-        """Answer the next complete request, if any; True when one was answered."""
-        if self.closed:
+        """Answer the next complete request, if any; True when one was answered (or handed
+        to a Deferred: `waiting` then holds it and later requests wait their turn)."""
+        if self.closed or self.waiting is not None:
             return False
         try:
             event = self.conn.next_event()
@@ -53,16 +58,37 @@ class Session:
             self.closed = True
             return False
         self.answer(event)
-        if self.conn.must_close:
-            self.closed = True
         return True
 
     def answer(self, request):
         ctx = RequestContext(self.host_of(request), self.scheme, self.clock(), self.peer)
         reply = self.app.handle(request, ctx)
+        if isinstance(reply, Deferred):
+            if reply.reply is None:
+                self.waiting = reply
+                reply.when_settled(self._deferred_reply)
+                return
+            reply = reply.reply  # settled before the handler returned
+        self._stream(reply)
+
+    def _deferred_reply(self, reply):
+        self.waiting = None
+        self._stream(reply)
+        if self.on_resume is not None:
+            self.on_resume()
+
+    def _stream(self, reply):
         stream = ResponseStream(self.conn, reply.status, reply.headers, self.send)
         reply.write(stream.write)
         stream.close()
+        if self.conn.must_close:
+            self.closed = True
+
+    def abandon(self):
+        """The connection is gone: a handler still holding the request lets go of it."""
+        if self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            waiting.cancel()
 
     def host_of(self, request):
         """The host[:port] the client addressed (for XAddrs), if it is a plain authority."""

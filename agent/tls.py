@@ -225,6 +225,13 @@ class TlsSession:
     def closed(self):
         return self.failed or self.inner.closed
 
+    @property
+    def waiting(self):
+        return self.inner.waiting
+
+    def abandon(self):
+        self.inner.abandon()
+
     def receive(self, data):
         if self.failed:
             return

@@ -26,6 +26,7 @@ PORTABLE = (
     "test_scopes",
     "test_scope_operations",
     "test_discovery",
+    "test_deferred",
 )
 
 CPYTHON_ONLY = (

@@ -180,3 +180,45 @@ def test_pipelined_requests_are_answered_in_order(server):
                            for n in names))
         got = [read_response(s).body_child.name for _ in names]
     assert got == [n + "Response" for n in names]
+
+
+def defer_get_hostname(server, after_ms=None):
+    """Make GetHostname answer through a Deferred: resolved by a loop timer `after_ms` later,
+    or never (None). Returns the list of cancellations observed."""
+    service = server.app.by_path["/onvif/device_service"]
+    real = service.GetHostname
+    cancelled = []
+
+    def later(body, ctx):
+        from agent.app import Deferred
+        answer = Deferred(on_cancel=lambda: cancelled.append(1))
+        if after_ms is not None:
+            server.loop.call_later(after_ms, lambda: answer.resolve(real(body, ctx)))
+        return answer
+    service.GetHostname = later
+    return cancelled
+
+
+def test_a_deferred_answer_outlives_the_connection_deadlines(server):
+    defer_get_hostname(server, after_ms=2500)  # beyond the 1.5 s request and idle deadlines
+    with connect(server) as s:
+        s.sendall(http_request("/onvif/device_service", envelope("<tds:GetHostname/>")) +
+                  http_request("/onvif/device_service", envelope("<tds:GetSystemDateAndTime/>")))
+        good_request(server)  # the loop keeps serving others meanwhile
+        first = read_response(s)
+        assert first.status == 200 and first.body_child.name == "GetHostnameResponse"
+        schema.validate_envelope(first.body)
+        second = read_response(s)
+        assert second.body_child.name == "GetSystemDateAndTimeResponse", "pipelined, in order"
+
+
+def test_a_client_leaving_while_its_answer_is_pending_cancels_it(server):
+    cancelled = defer_get_hostname(server)
+    with connect(server) as s:
+        s.sendall(http_request("/onvif/device_service", envelope("<tds:GetHostname/>")))
+        time.sleep(0.2)
+    deadline = time.monotonic() + HANG
+    while not cancelled and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cancelled == [1]
+    good_request(server)
