@@ -6,7 +6,7 @@
 //   --mpy DIR (before the above)                 DIR (compiled .mpy packages, as boards run them)
 //                                                comes first on sys.path, ahead of the sources
 //
-// agent/ and tests/ are copied into MEMFS at their host paths, so tracebacks name real files and
+// agent/, hal/ and tests/ are copied into MEMFS at their host paths, so tracebacks name real files and
 // `__file__`-relative data files resolve. The Python side is tools/mpy/mpy_driver.py. Exit status:
 // 0 on success, 1 on any failure, error or exception, 2 on bad usage or a missing runtime.
 import fs from "node:fs";
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..", "..");
-const PACKAGES = ["agent", "tests"];
+const PACKAGES = ["agent", "hal", "tests"];
 const SKIP = new Set(["__pycache__", "node_modules"]);
 
 const USAGE = "usage: node tools/mpy/run.mjs [--mpy DIR] [--suite | --module NAME ... | --exec FILE [ARG...]]";
