@@ -32,7 +32,7 @@ _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: c
 class HttpServer:
     """Serves `app` over HTTP on `loop`; `start()` binds, `close()` releases everything."""
 
-    def __init__(self, loop, app, *, bind="0.0.0.0", port=8080, tls_context=None,
+    def __init__(self, loop, app, *, bind="0.0.0.0", port=8080, tls_context=None, v6only=False,
                  max_connections=MAX_CONNECTIONS, request_timeout_ms=REQUEST_TIMEOUT_MS,
                  idle_timeout_ms=IDLE_TIMEOUT_MS, send_timeout_ms=SEND_TIMEOUT_MS,
                  max_pending_output=MAX_PENDING_OUTPUT, http_limits=None):
@@ -41,6 +41,7 @@ class HttpServer:
         self.bind = bind
         self.port = port
         self.tls_context = tls_context
+        self.v6only = v6only  # an IPv6 wildcard beside an IPv4 one on the same port
         self.scheme = "http" if tls_context is None else "https"
         self.max_connections = max_connections
         self.request_timeout_ms = request_timeout_ms
@@ -59,6 +60,8 @@ class HttpServer:
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.v6only:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(addr)
             sock.listen(64)
         except OSError:
