@@ -13,15 +13,12 @@ from .auth import FailureLimiter, LockedOut, Policy, Unauthorized
 from .compat import print_exception, urandom, utc_seconds
 from .digest import DigestAuth
 from .errors import RemoteProtocolError
+from .replies import Deferred, fault_reply, soap_reply, text_reply
 from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
 from .services.events import EventService
-from .soap import (TER, SoapFault, read_envelope, sender, write_envelope,
-                   write_fault, write_upgrade)
+from .soap import SoapFault, read_envelope, sender
 from .wsse import WSSE, UsernameTokenVerifier
-from .xmlwrite import XmlWriter
-
-SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 
 # Header blocks the agent processes (checklist 5.1 "We must understand wsse:Security and the
 # WS-Addressing headers"): credentials are checked by the access policy, and the addressing
@@ -32,76 +29,6 @@ UNDERSTOOD = (
     (WSA, "Action"), (WSA, "MessageID"), (WSA, "To"), (WSA, "ReplyTo"), (WSA, "FaultTo"),
     (WSA, "From"), (WSA, "RelatesTo"),
 )
-
-
-class Reply:
-    """A response ready to stream: status, extra headers, and `write(sink)` for the body."""
-
-    def __init__(self, status, write, content_type=SOAP_CONTENT_TYPE, headers=()):
-        self.status = status
-        self.write = write
-        self.headers = [("Content-Type", content_type)] + list(headers)
-
-
-def soap_reply(body, declare=(), header=None, status=200):
-    """A SOAP envelope whose Body content `body(w)` writes."""
-    def write(sink):
-        write_envelope(XmlWriter(sink), body, header, declare)
-    return Reply(status, write)
-
-
-def fault_reply(fault):
-    """A SOAP fault with the HTTP status its code calls for (checklist 5.3)."""
-    header = write_upgrade if fault.code == "VersionMismatch" else None
-    return soap_reply(lambda w: write_fault(w, fault), (TER,), header, fault.status)
-
-
-def text_reply(status, text, headers=()):
-    """An HTTP-level answer with no SOAP in it (checklist Table 6)."""
-    data = text.encode()
-    return Reply(status, lambda sink: sink(data), "text/plain; charset=utf-8", headers)
-
-
-class Deferred:
-    """An answer that comes later (a serial reply, a long-poll): a handler returns one instead
-    of a body writer, and settles it from a loop callback with `resolve(write_body)` or
-    `fail(fault)`. The connection waits for it and serves nothing else meanwhile (HTTP/1.1
-    answers in order); if the client goes away first, `cancel()` runs `on_cancel` so the
-    handler can drop what it holds. Nothing blocks: the loop keeps serving other connections.
-    """
-
-    def __init__(self, on_cancel=None):
-        self.on_cancel = on_cancel
-        self.declare = ()     # set by App.dispatch: the service's namespaces
-        self.reply = None
-        self.settled = False  # resolved, failed or cancelled
-        self._waiter = None
-
-    def resolve(self, write_body):
-        self._settle(soap_reply(write_body, self.declare))
-
-    def fail(self, fault):
-        self._settle(fault_reply(fault))
-
-    def cancel(self):
-        if not self.settled:
-            self.settled = True
-            if self.on_cancel is not None:
-                self.on_cancel()
-
-    def when_settled(self, waiter):
-        """`waiter(reply)` once the reply exists (at once if it already does)."""
-        self._waiter = waiter
-        if self.reply is not None:
-            waiter(self.reply)
-
-    def _settle(self, reply):
-        if self.settled:
-            return  # already answered, or the client is gone
-        self.settled = True
-        self.reply = reply
-        if self._waiter is not None:
-            self._waiter(reply)
 
 
 class RequestContext:

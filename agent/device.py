@@ -1,6 +1,10 @@
 """The device's identity and shared state, read by every service."""
 
+from hal.base import Hal
+
+from .bus import EventBus
 from .compat import utc_seconds
+from .deviceio import DeviceIO
 from .scopes import Scopes
 from .users import Users
 
@@ -11,11 +15,16 @@ class Device:
 
     `hostname` and `clock` are injected callables so the services stay sans-IO: the CLI passes
     the operating system's, tests pass fixed ones. `users` is the agent.users.Users database
-    (an empty in-memory one when not given).
+    (an empty in-memory one when not given). `io` is the agent.deviceio.DeviceIO over the
+    board's HAL and `bus` the event bus it publishes to (the CLI makes both; without them the
+    device has no I/O).
     """
 
-    def __init__(self, board, settings, *, hostname=None, clock=utc_seconds, users=None):
+    def __init__(self, board, settings, *, hostname=None, clock=utc_seconds, users=None,
+                 io=None, bus=None):
         self.board = board
+        self.bus = EventBus(clock) if bus is None else bus
+        self.io = DeviceIO(Hal(board, None), settings, None, self.bus) if io is None else io
         self.settings = settings
         self.users = Users() if users is None else users
         self.scopes = Scopes(board, settings)  # scopes and discovery mode (agent.scopes)

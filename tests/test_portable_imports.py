@@ -98,6 +98,17 @@ MISSING_METHODS = {
 }
 
 
+# hal modules that run on MicroPython boards too (the others drive Linux hardware from CPython),
+# and the firmware modules a board provides to one of them.
+PORTABLE_HAL_MODULES = ("hal/__init__.py", "hal/base.py", "hal/micropython.py")
+FIRMWARE_MODULES = {"hal/micropython.py": ("machine",)}
+
+
+def runtime_neutral_modules():
+    """Every module that must run on both runtimes: agent/ and the portable hal modules."""
+    return agent_modules() + list(PORTABLE_HAL_MODULES)
+
+
 def agent_modules():
     """Paths of every module in agent/, relative to the repository, '/'-separated."""
     found = []
@@ -146,7 +157,8 @@ def import_findings(relpath, tree):
     findings = []
     for line, module, level, _, guarded in iter_imports(tree):
         top = module.split(".")[0]
-        if (level or top == "agent" or module in COMMON_SUBSET
+        if (level or top in ("agent", "hal") or module in COMMON_SUBSET
+                or module in FIRMWARE_MODULES.get(relpath, ())
                 or (guarded and relpath in CPYTHON_SIDE)):
             continue
         why = CPYTHON_ONLY_MODULES.get(top, "outside the common subset; feature-detect it in "
@@ -245,13 +257,13 @@ def construct_findings(relpath, tree):
     return findings
 
 
-@pytest.mark.parametrize("relpath", agent_modules())
+@pytest.mark.parametrize("relpath", runtime_neutral_modules())
 def test_imports_stay_in_the_common_subset(relpath):
     findings = import_findings(relpath, parse(relpath))
     assert not findings, "\n".join(findings)
 
 
-@pytest.mark.parametrize("relpath", agent_modules())
+@pytest.mark.parametrize("relpath", runtime_neutral_modules())
 def test_no_cpython_only_constructs(relpath):
     findings = construct_findings(relpath, parse(relpath))
     assert not findings, "\n".join(findings)

@@ -190,7 +190,7 @@ def defer_get_hostname(server, after_ms=None):
     cancelled = []
 
     def later(body, ctx):
-        from agent.app import Deferred
+        from agent.replies import Deferred
         answer = Deferred(on_cancel=lambda: cancelled.append(1))
         if after_ms is not None:
             server.loop.call_later(after_ms, lambda: answer.resolve(real(body, ctx)))

@@ -3,7 +3,9 @@
 Implemented here: the PRE_AUTH operations every client calls before it authenticates
 (checklist 8.2, 8.3 #1, 8.4 #6, 8.5 GetEndpointReference), GetDeviceInformation (8.4 #1) and
 user handling (8.5 GetUsers, CreateUsers, DeleteUsers, SetUser; the rules live in agent.users),
-and discovery scopes and mode (8.4 #14-#19; the rules live in agent.scopes).
+discovery scopes and mode (8.4 #14-#19; the rules live in agent.scopes), and the relay
+operations of 8.6 (GetRelayOutputs, SetRelayOutputState shared with the DeviceIO service,
+which also serves them; SetRelayOutputSettings in its tds form).
 Capabilities report true only for what is implemented; they grow as later issues land.
 
 GetDeviceInformation: Manufacturer and Model come from the board file (defaults "onvif-agent"
@@ -16,6 +18,7 @@ from .. import __version__
 from ..compat import gmtime
 from ..soap import SoapFault, sender
 from . import SPEC_VERSION, TT, Service, parse_boolean, required
+from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -55,7 +58,7 @@ def write_date_time(w, name, t):
     w.end()
 
 
-class DeviceService(Service):
+class DeviceService(RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -117,8 +120,8 @@ class DeviceService(Service):
             write_version(w, TT, "SupportedVersions", version)
         w.end()
         w.start(TT, "IO")
-        w.leaf(TT, "InputConnectors", 0)
-        w.leaf(TT, "RelayOutputs", 0)
+        w.leaf(TT, "InputConnectors", len(self.device.io.inputs))
+        w.leaf(TT, "RelayOutputs", len(self.device.io.relays))
         w.end()
         w.start(TT, "Security")
         w.leaf(TT, "TLS1.1", False)
@@ -330,6 +333,16 @@ class DeviceService(Service):
     def SetUser(self, request, ctx):
         self.device.users.update(_user_entries(request))
         return lambda w: w.leaf(TDS, "SetUserResponse")
+
+    # -- checklist 8.6: relay outputs, the tds forms ----------------------------------------
+
+    def SetRelayOutputSettings(self, request, ctx):
+        """Unlike the tmd form (a whole tt:RelayOutput), the token and the settings are two
+        elements here."""
+        settings = parse_relay_settings(required(request, TDS, "Properties"))
+        self.device.io.set_relay_settings(token_of(request, TDS, "RelayOutputToken"), *settings)
+        return empty_response(TDS, "SetRelayOutputSettingsResponse")
+
 
 
 def _uris(request, name):

@@ -37,7 +37,8 @@ REQUEST = http_request("/onvif/device_service", envelope("<tds:GetSystemDateAndT
 
 def serve_canned():
     """Child mode: the agent's loop and HTTP server, answering with a fixed response."""
-    from agent.app import Reply, build_app
+    from agent.app import build_app
+    from agent.replies import Reply
     from agent.device import Device
     from agent.loop import Loop
     from agent.server import HttpServer
