@@ -52,4 +52,6 @@ CPYTHON_ONLY = (
     "test_wsse_interop",
     "test_discovery_schema",
     "test_hal_usbrelay",
+    "test_hal_sim",
+    "test_sim_control",
 )

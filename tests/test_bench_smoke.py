@@ -36,3 +36,10 @@ def test_discovery_benchmark_prints_its_figures():
     out = run("bench_discovery.py", "--seconds", "0.5")
     assert "directed Probe -> ProbeMatches on loopback" in out, out
     assert "garbage absorbed with the SOAP client's latency normal" in out, out
+
+
+def test_deviceio_benchmark_prints_its_figures():
+    out = run("bench_deviceio.py", "--requests", "20")
+    assert "SetRelayOutputState request -> HAL call" in out, out
+    for baud in ("9600", "115200"):
+        assert "SendReceiveSerialCommand at %s baud: line time" % baud in out, out
