@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..", "..");
-const PACKAGES = ["agent", "hal", "tests"];
+const PACKAGES = ["agent", "boards", "hal", "tests"];
 const SKIP = new Set(["__pycache__", "node_modules"]);
 
 const USAGE = "usage: node tools/mpy/run.mjs [--mpy DIR] [--suite | --module NAME ... | --exec FILE [ARG...]]";
