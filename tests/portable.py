@@ -31,6 +31,7 @@ PORTABLE = (
     "test_bus",
     "test_deviceio_service",
     "test_hal_micropython",
+    "test_board",
 )
 
 CPYTHON_ONLY = (

@@ -2,13 +2,11 @@
 fake; a serial port's far end is the pty slave, opened as an attached tool would), and what is
 particular to pseudo-terminals: raw bytes, termios settings seen by the tool, EIO and EAGAIN."""
 
-import asyncio
 import errno
 import os
 import select
 import struct
 import termios
-import threading
 import time
 import tty
 import unittest
@@ -20,6 +18,7 @@ from hal import open_hal
 from hal.base import HalError
 from hal.sim import PtySerialPort, SimHal
 from tests.hal_conformance import HalConformance
+from tests.modbus_peer import ModbusPeer, modbus_crc, read_registers_request
 
 BOARD = {
     "name": "sim-test", "hal": "sim",
@@ -235,53 +234,24 @@ class SimHalTest(unittest.TestCase):
         self.assertTrue("S2" in str(raised.exception))
 
 
-def modbus_crc(frame):
-    """CRC-16/MODBUS (Modbus over serial line 6.2.2), low byte first."""
-    crc = 0xFFFF
-    for byte in frame:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return struct.pack("<H", crc)
-
-
 class PymodbusRtuServerTest(unittest.TestCase):
     """The use the pty is for: a pymodbus RTU server attached to the printed path answers the
     agent's request, which goes out and comes back through the agent's own loop."""
 
     def setUp(self):
-        try:
-            from pymodbus.server import ModbusSerialServer
-            from pymodbus.simulator import DataType, SimData, SimDevice
-        except ImportError as exc:
-            self.skipTest("pymodbus with SimDevice (3.10+) needed: %s" % exc)
         self.loop = Loop()
         self.hal = SimHal(dict(BOARD, serial_ports=[dict(PORT, baud_rate=19200)]), self.loop)
         self.port = self.hal.serial_ports[0]
-        device = SimDevice(id=1, simdata=[SimData(0, values=[1234, 5678],
-                                                   datatype=DataType.REGISTERS)])
-        connected = threading.Event()
-
-        async def serve():  # pymodbus wants its running loop when the server is made
-            self.server = ModbusSerialServer(device, port=self.port.path, baudrate=19200,
-                                             trace_connect=lambda up: up and connected.set())
-            await self.server.serve_forever()
-        self.modbus_loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.modbus_loop.run_until_complete,
-                                       args=(serve(),), daemon=True)
-        self.thread.start()
-        self.assertTrue(connected.wait(5), "pymodbus did not open the pty")
+        self.peer = ModbusPeer(self.port.path, 19200)
 
     def tearDown(self):
-        asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.modbus_loop).result(5)
-        self.thread.join(5)
-        self.modbus_loop.close()
+        self.peer.close()
         self.hal.close()
         self.loop.close()
 
     def test_read_holding_registers(self):
-        request = bytes([1, 3, 0, 0, 0, 2])  # device 1, function 3, registers 0..1
-        self.assertEqual(self.port.write(request + modbus_crc(request)), 8)
+        request = read_registers_request(1, 0, 2)
+        self.assertEqual(self.port.write(request), 8)
         received = []
         self.loop.register(self.port.pollable(), POLLIN,
                            lambda events: received.append(self.port.read(64)))

@@ -6,7 +6,7 @@
 //   --mpy DIR (before the above)                 DIR (compiled .mpy packages, as boards run them)
 //                                                comes first on sys.path, ahead of the sources
 //
-// agent/, hal/ and tests/ are copied into MEMFS at their host paths, so tracebacks name real files and
+// agent/, boards/, hal/ and tests/ are copied into MEMFS at their host paths, so tracebacks name real files and
 // `__file__`-relative data files resolve. The Python side is tools/mpy/mpy_driver.py. Exit status:
 // 0 on success, 1 on any failure, error or exception, 2 on bad usage or a missing runtime.
 import fs from "node:fs";
