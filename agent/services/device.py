@@ -11,7 +11,7 @@ Capabilities report true only for what is implemented; they grow as later issues
 GetDeviceInformation: Manufacturer and Model come from the board file (defaults "onvif-agent"
 and the board's name); SerialNumber is the device's endpoint UUID, which is made on first start
 and kept (a board file describes a kind of board, not one unit, so it cannot hold a serial);
-HardwareId is "board/hal".
+HardwareId is the board file's "hardware_id", else "board/hal".
 """
 
 from .. import __version__
@@ -254,7 +254,7 @@ class DeviceService(RelayOperations, Service):
                   ("Model", board.get("model") or board["name"]),
                   ("FirmwareVersion", __version__),
                   ("SerialNumber", self.device.settings.get("endpoint_uuid")),
-                  ("HardwareId", board["name"] + "/" + board["hal"]))
+                  ("HardwareId", board.get("hardware_id") or board["name"] + "/" + board["hal"]))
 
         def write(w):
             w.start(TDS, "GetDeviceInformationResponse")
