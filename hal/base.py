@@ -90,18 +90,21 @@ class DigitalInput:
         """Take the current state as the starting point (no event for it)."""
         self.reported = self.read()
 
-    def edge(self):
-        """The backend saw the level move: report it once it has settled."""
+    def edge(self, closed=None):
+        """The backend saw the level move: report it once it has settled. A backend whose
+        event says which way it went (a kernel edge event) passes `closed`: two edges read
+        in one go must stay two changes, not collapse into one read of the level."""
         if self.debounced or not self.debounce_ms:
-            self._report()
+            self._report(closed)
             return
         if self._settle is not None:
             self._settle.cancel()  # still bouncing: wait a full period from the last edge
         self._settle = self.loop.call_later(self.debounce_ms, self._report)
 
-    def _report(self):
+    def _report(self, closed=None):
         self._settle = None
-        closed = self.read()
+        if closed is None:
+            closed = self.read()
         if closed == self.reported:
             return  # a bounce that came back, or a glitch shorter than the debounce time
         self.reported = closed

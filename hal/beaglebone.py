@@ -77,7 +77,9 @@ class ChipLines:
 
     def _on_events(self, events):
         for event in self.request.read_edge_events():
-            self.inputs[event.line_offset].edge()
+            # Lines are requested active-low as wired, so a rising edge means "closed".
+            self.inputs[event.line_offset].edge(
+                event.event_type == gpiod.EdgeEvent.Type.RISING_EDGE)
 
     def is_active(self, offset):
         try:

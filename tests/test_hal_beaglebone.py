@@ -138,6 +138,13 @@ class BeagleBoneConformance(RealTimePump, HalConformance, unittest.TestCase):
         self.pump(100)
         self.assertEqual(self.changes, [("IN1", True)])
 
+    def test_a_pulse_read_in_one_go_is_two_changes(self):
+        """Closed then open again before the loop reads: each event carries its direction."""
+        wire(self.gpiod, INPUTS[0], True)
+        wire(self.gpiod, INPUTS[0], False)
+        self.pump(0)
+        self.assertEqual(self.changes, [("IN1", True), ("IN1", False)])
+
     def test_events_of_two_lines_in_one_read_reach_each_input(self):
         wire(self.gpiod, INPUTS[3], False)  # an external resistor: undriven, it floats
         self.pump(0)
