@@ -213,3 +213,14 @@ class Hal:
                 part.close()
             except Exception:  # releasing one line must not keep the others held
                 pass
+
+
+def assemble(hal, build):
+    """`build(hal)` fills the hal's lists; if it fails, everything claimed so far is released
+    (a retry, or another program, must find the pins and lines free) and the error goes on."""
+    try:
+        build(hal)
+    except Exception:
+        hal.close()
+        raise
+    return hal

@@ -22,7 +22,7 @@ import gpiod
 from gpiod.line import Bias, Direction, Edge, Value
 
 from agent.loop import POLLIN
-from hal.base import DigitalInput, Hal, HalError, RelayOutput
+from hal.base import DigitalInput, Hal, HalError, RelayOutput, assemble
 from hal.serialport import PySerialPort
 
 CONSUMER = "onvif-agent"
@@ -159,8 +159,7 @@ class BeagleBoneHal(Hal):
 
 def create(board, loop, state_dir=None, gpiod_module=None):
     """The board's Hal; `gpiod_module` replaces gpiod's `request_lines` (tests: a fake)."""
-    hal = BeagleBoneHal(board, loop)
-    try:
+    def build(hal):
         for spec in board.get("relays", []):
             hal.relays.append(BoneRelay(spec, hal.chip(spec)))
         for spec in board.get("inputs", []):
@@ -169,7 +168,4 @@ def create(board, loop, state_dir=None, gpiod_module=None):
             chip.request_lines(gpiod_module or gpiod, loop)
         for spec in board.get("serial_ports", []):
             hal.serial_ports.append(PySerialPort(spec))
-    except HalError:
-        hal.close()  # release the lines already requested: a retry must find them free
-        raise
-    return hal
+    return assemble(BeagleBoneHal(board, loop), build)

@@ -17,7 +17,7 @@ and the UARTs' RS-485 mode is checked per port when "direction" is "kernel".
 
 import gpiozero
 
-from hal.base import DigitalInput, Hal, HalError, RelayOutput
+from hal.base import DigitalInput, Hal, HalError, RelayOutput, assemble
 from hal.serialport import PySerialPort
 
 
@@ -79,8 +79,7 @@ class PiHal(Hal):
 
 def create(board, loop, state_dir=None, pin_factory=None):
     """The Pi's Hal for `board`; `pin_factory` None lets gpiozero choose (tests: MockFactory)."""
-    hal = PiHal(board, loop)
-    try:
+    def build(hal):
         for spec in board.get("relays", []):
             hal.relays.append(PiRelay(spec, pin_factory))
         if board.get("inputs"):
@@ -89,7 +88,4 @@ def create(board, loop, state_dir=None, pin_factory=None):
             hal.inputs.append(PiInput(spec, loop, pin_factory))
         for spec in board.get("serial_ports", []):
             hal.serial_ports.append(PySerialPort(spec))
-    except HalError:
-        hal.close()  # release the pins already claimed: a retry must find them free
-        raise
-    return hal
+    return assemble(PiHal(board, loop), build)

@@ -54,6 +54,16 @@ def empty_response(ns, name):
     return lambda w: w.leaf(ns, name)
 
 
+def entity_list(response, element, items, attrs_of):
+    """A tmd response listing one empty element per item, its attributes from `attrs_of`."""
+    def write(w):
+        w.start(TMD, response)
+        for item in items:
+            w.leaf(TMD, element, attrs=attrs_of(item))
+        w.end()
+    return write
+
+
 class RelayOperations:
     """GetRelayOutputs and SetRelayOutputState: `tds:` elements on both endpoints."""
 
@@ -129,15 +139,8 @@ class DeviceIOService(RelayOperations, Service):
     # -- digital inputs (9.2) --------------------------------------------------------------------
 
     def GetDigitalInputs(self, request, ctx):
-        inputs = self.device.io.inputs
-
-        def write(w):
-            w.start(TMD, "GetDigitalInputsResponse")
-            for line in inputs:
-                w.leaf(TMD, "DigitalInputs",
-                       attrs=[("token", line.token), ("IdleState", line.idle_state)])
-            w.end()
-        return write
+        return entity_list("GetDigitalInputsResponse", "DigitalInputs", self.device.io.inputs,
+                           lambda line: [("token", line.token), ("IdleState", line.idle_state)])
 
     def GetDigitalInputConfigurationOptions(self, request, ctx):
         token = request.findtext(TMD, "Token")
@@ -166,14 +169,8 @@ class DeviceIOService(RelayOperations, Service):
     # -- serial ports (9.3) ----------------------------------------------------------------------
 
     def GetSerialPorts(self, request, ctx):
-        ports = self.device.io.serial_ports
-
-        def write(w):
-            w.start(TMD, "GetSerialPortsResponse")
-            for port in ports:
-                w.leaf(TMD, "SerialPort", attrs=[("token", port.token)])
-            w.end()
-        return write
+        return entity_list("GetSerialPortsResponse", "SerialPort", self.device.io.serial_ports,
+                           lambda port: [("token", port.token)])
 
     def GetSerialPortConfiguration(self, request, ctx):
         port = self.device.io.serial_port(token_of(request, TMD, "SerialPortToken"))
