@@ -197,14 +197,16 @@ SERIAL_FIELDS = (
 
 class HalRules:
     """What one HAL adds to the tables: the address fields of its relays, inputs and serial
-    ports (None: this board has none), and which RS-485 directions it can switch."""
+    ports (None: this board has none), which RS-485 directions it can switch, and the serial
+    option values its UARTs cannot do (option list field -> values refused)."""
 
     def __init__(self, name, relays, inputs=None, serial_ports=None, directions=("auto",),
-                 board_fields=()):
+                 board_fields=(), serial_cannot=None):
         self.name = name
         self.sections = {"relays": relays, "inputs": inputs, "serial_ports": serial_ports}
         self.directions = directions
         self.board_fields = board_fields
+        self.serial_cannot = serial_cannot or {}
 
 
 def _serial(device, *pins):
@@ -224,7 +226,9 @@ HAL_RULES = dict((rules.name, rules) for rules in (
     HalRules("beaglebone", GPIOD_LINE, GPIOD_LINE, _serial(device_path), DIRECTIONS),
     HalRules("usbrelay", (("channel", integer(1, 8), REQUIRED),),
              board_fields=(("device", device_path, REQUIRED), ("baud_rate", positive, 9600))),
-    HalRules("machine", MACHINE_PIN, MACHINE_PIN, _serial(integer(0, 9), *UART_PINS)),
+    # MicroPython's machine.UART has no mark/space parity and no 1.5 stop bits.
+    HalRules("machine", MACHINE_PIN, MACHINE_PIN, _serial(integer(0, 9), *UART_PINS),
+             serial_cannot={"parities": ("Mark", "Space"), "stop_bit_list": (1.5,)}),
 ))
 
 
@@ -271,6 +275,11 @@ def _check_input(line, where, rules):
 
 
 def _check_serial(port, where, rules):
+    for options_field, refused in rules.serial_cannot.items():
+        for value in port[options_field]:
+            if value in refused:
+                raise _Invalid(where + "." + options_field, "a %s board cannot do %s"
+                               % (rules.name, _show(value)))
     for value_field, options_field in START_OPTIONS:
         if port[value_field] not in port[options_field]:
             raise _Invalid(where + "." + value_field, "%s is not among %s %s"

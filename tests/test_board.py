@@ -315,6 +315,14 @@ class ProblemsTest(BoardFileTest):
         self.assertProblem(with_entry("serial_ports", 0, baud_rates=[19200]),
                            "serial_ports[0].baud_rate", "9600 is not among baud_rates [19200]")
 
+    def test_what_a_micropython_uart_cannot_do(self):
+        self.assertProblem(with_entry("serial_ports", 0, machine_board(), parity="Mark",
+                                      parities=["None", "Mark"]),
+                           "serial_ports[0].parities", "a machine board cannot do \"Mark\"")
+        self.assertProblem(with_entry("serial_ports", 0, machine_board(),
+                                      stop_bit_list=[1, 1.5]),
+                           "serial_ports[0].stop_bit_list", "a machine board cannot do 1.5")
+
     def test_rs485_direction(self):
         half = {"type": "RS485HalfDuplex"}
         self.assertProblem(with_entry("serial_ports", 0, **half), "serial_ports[0].direction",
