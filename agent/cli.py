@@ -15,7 +15,7 @@ from .device import Device
 from .errors import ConfigError
 from .loop import Loop
 from .server import HttpServer
-from .discovery import PORT, Discovery
+from .discovery import PORT, Discovery, scoped, url_host
 from .discovery_net import DiscoveryService
 from .services.device import DeviceService
 from .settings import Settings
@@ -30,7 +30,7 @@ IEC 60839-11-31 / ONVIF device agent.
   --board NAME|PATH   board definition: a name from boards/ or a file (default: desktop)
   --state-dir DIR     where settings persist (default: $XDG_STATE_HOME/onvif-agent,
                       /var/lib/onvif-agent as root)
-  --bind ADDR         address to listen on (default: all IPv4 interfaces)
+  --bind ADDR         address to listen on (default: every interface, IPv4 and IPv6)
   --http-port N       HTTP port (default: 80 as root, else 8080; 0 = any free port)
   --https-port N|off  HTTPS port (default: 443 as root, else 8443; 0 = any free port)
   --tls-cert FILE     HTTPS certificate chain (PEM) to use instead of the self-signed device
@@ -118,7 +118,7 @@ def main(argv=None):
         sys.stderr.write("onvif-agent: error: %s\n" % exc)
         return 2
     port = options.get("http-port", 80 if compat.is_root() else 8080)
-    return serve(device, options.get("bind", "0.0.0.0"), port, https_port, tls_context, cert,
+    return serve(device, options.get("bind"), port, https_port, tls_context, cert,
                  options.get("discovery-port", PORT))
 
 
@@ -142,37 +142,61 @@ def https_context(options, state_dir):
         return None, None
 
 
-def addresses_of(bind):
-    """A callable listing the IPv4 addresses `bind` covers: every interface's for 0.0.0.0."""
-    if bind in ("0.0.0.0", "::", ""):
+def addresses_of(bind, ipv6=False):
+    """A callable listing the addresses `bind` covers: every interface's for a wildcard (None
+    is the default, both families), with the IPv6 ones (link-local with their zone) when `ipv6`
+    says an IPv6 socket listens."""
+    if bind not in (None, "0.0.0.0", "::", ""):
+        return lambda: [bind]
+    if not ipv6:
         return compat.interface_addresses
-    return lambda: [bind]
+    return lambda: compat.interface_addresses() + [
+        scoped(address, interface) for address, interface in compat.interface_addresses6()]
 
 
 def device_url(scheme, host, port):
-    """The device service URL at host:port (IPv6 literals bracketed, RFC 3986 3.2.2)."""
-    host = "[%s]" % host if ":" in host else host
-    return "%s://%s:%d%s" % (scheme, host, port, DeviceService.path)
+    """The device service URL at host:port (IPv6 literals bracketed, zones as %25 RFC 6874)."""
+    return "%s://%s:%d%s" % (scheme, url_host(host), port, DeviceService.path)
 
 
-def start_discovery(loop, device, bind, port):
-    """WS-Discovery on the interfaces of `bind` (all of them for 0.0.0.0), or None if off."""
+def ipv6_twins(loop, servers):
+    """IPv6 listeners on the ports of the default IPv4 ones (IPV6_V6ONLY: each family has its
+    own socket), or none where the machine has no IPv6: then the agent serves IPv4 only."""
+    twins = []
+    for server in servers:
+        twin = HttpServer(loop, server.app, bind="::", port=server.port,
+                          tls_context=server.tls_context, v6only=True)
+        try:
+            twin.start()
+        except (OSError, AttributeError) as exc:  # AttributeError: a runtime without IPv6
+            log.warning("IPv6 off: cannot listen on [::]:%d: %s", server.port, exc)
+            for started in twins:
+                started.close()
+            return []
+        twins.append(twin)
+    return twins
+
+
+def start_discovery(loop, device, addresses, port):
+    """WS-Discovery on the interfaces of `addresses()`, or None if off."""
     settings = device.settings
     # AppSequence InstanceId must grow with every restart (checklist 7): a persisted counter.
     instance = settings.get("discovery_instance", 0) + 1
     settings.update(discovery_instance=instance)
 
-    def xaddrs(local):
-        urls = [device_url("http", local, device.http_port)]
-        if device.https_port is not None:
-            urls.insert(0, device_url("https", local, device.https_port))
+    def xaddrs(hosts):
+        urls = []
+        for host in hosts:
+            if device.https_port is not None:
+                urls.append(device_url("https", host, device.https_port))
+            urls.append(device_url("http", host, device.http_port))
         return urls
     discovery = Discovery(endpoint=device.endpoint_reference, scopes=device.scopes.uris,
                           xaddrs=xaddrs, instance_id=instance,
                           metadata_version=lambda: device.scopes.metadata_version,
                           rand=compat.random_below, clock=compat.monotonic_ms)
     service = DiscoveryService(loop, discovery, device.scopes, rand=compat.random_below,
-                               addresses=addresses_of(bind), port=port)
+                               addresses=addresses, port=port)
     try:
         service.start()
     except OSError as exc:
@@ -185,15 +209,16 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
           discovery_port=PORT):
     loop = Loop()
     app = build_app(device)
-    servers = [HttpServer(loop, app, bind=bind, port=port)]
+    servers = [HttpServer(loop, app, bind=bind or "0.0.0.0", port=port)]
     if tls_context is not None:
-        servers.append(HttpServer(loop, app, bind=bind, port=https_port, tls_context=tls_context))
+        servers.append(HttpServer(loop, app, bind=bind or "0.0.0.0", port=https_port,
+                                  tls_context=tls_context))
     for server in servers:
         try:
             server.start()
         except OSError as exc:
             sys.stderr.write("onvif-agent: error: cannot listen on %s port %d: %s\n"
-                             % (bind, server.port, exc.args[-1] if exc.args else exc))
+                             % (server.bind, server.port, exc.args[-1] if exc.args else exc))
             for started in servers:
                 started.close()
             loop.close()
@@ -201,12 +226,14 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
     # What the device reports of its transports (GetNetworkProtocols, capabilities).
     device.http_port = servers[0].port
     device.https_port = servers[1].port if tls_context is not None else None
+    twins = ipv6_twins(loop, servers) if bind is None else []
+    addresses = addresses_of(bind, ipv6=bind == "::" or bool(twins))
     discovery = None
     if discovery_port != "off":
-        discovery = start_discovery(loop, device, bind, discovery_port)
+        discovery = start_discovery(loop, device, addresses, discovery_port)
     loop.enable_wakeup()
     compat.on_terminate(lambda: loop.call_soon_threadsafe(loop.stop))
-    hosts = addresses_of(bind)()
+    hosts = addresses()
     print("onvif-agent %s on board %s" % (__version__, device.board["name"]))
     if tls_context is not None:
         print("https certificate: %s" % cert)  # for clients to trust or pin
@@ -222,7 +249,7 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
     finally:
         if discovery is not None:
             discovery.stop()  # Bye before leaving (checklist 7)
-        for server in servers:
+        for server in servers + twins:
             server.close()
         loop.close()
         log.info("stopped")

@@ -188,17 +188,48 @@ def interface_addresses():
     """
     found = _ioctl_addresses()
     if found is None:
-        try:
-            import ifaddr
-        except ImportError:
-            return ["127.0.0.1"]
         found = []
-        for adapter in ifaddr.get_adapters():
-            for ip in adapter.ips:
-                if isinstance(ip.ip, str) and ip.ip not in found:
-                    found.append(ip.ip)
+        for address, _ in _ifaddr_addresses(str):  # ifaddr gives IPv4 addresses as str
+            if address not in found:
+                found.append(address)
     found.sort(key=lambda a: a.startswith("127."))
     return found or ["127.0.0.1"]
+
+
+def interface_addresses6():
+    """(IPv6 address, interface name) of every usable address of the host, loopback last; []
+    where the host has no IPv6.
+
+    Linux lists them in /proc/net/if_inet6 (a text file: no ctypes); elsewhere ifaddr is asked.
+    Addresses still in duplicate address detection, or that failed it, cannot be used yet and
+    are left out (the re-check every few seconds finds them later).
+    """
+    try:
+        with open("/proc/net/if_inet6") as table:
+            found = parse_if_inet6(table.read())
+    except (ImportError, AttributeError, OSError, ValueError):
+        found = [(ip[0], name) for ip, name in _ifaddr_addresses(tuple)]  # (ip, flow, scope)
+    found.sort(key=lambda pair: pair[0] == "::1")
+    return found
+
+
+# /proc/net/if_inet6 flags (linux/if_addr.h) of an address no packet can use yet.
+_IFA_F_DADFAILED = 0x08
+_IFA_F_TENTATIVE = 0x40
+
+
+def parse_if_inet6(text):
+    """(address, interface name) pairs of /proc/net/if_inet6's usable lines: 32 hex digits of
+    address, interface index, prefix length, scope, flags, name (all hex but the name)."""
+    import socket
+    found = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) != 6 or int(fields[4], 16) & (_IFA_F_DADFAILED | _IFA_F_TENTATIVE):
+            continue
+        address = socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0]))
+        found.append((address, fields[5]))
+    return found
 
 
 def _ioctl_addresses():
@@ -223,6 +254,17 @@ def _ioctl_addresses():
             if address not in found:
                 found.append(address)
     return found
+
+
+def _ifaddr_addresses(kind):
+    """(address, interface name) from ifaddr of one family (ifaddr gives IPv4 addresses as str,
+    IPv6 ones as tuples); none where ifaddr is missing."""
+    try:
+        import ifaddr
+    except ImportError:
+        return []
+    return [(ip.ip, adapter.name) for adapter in ifaddr.get_adapters() for ip in adapter.ips
+            if isinstance(ip.ip, kind)]
 
 
 # XML 1.0 [2] Char excludes these control bytes. CPython deletes them with bytes.translate() in a

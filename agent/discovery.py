@@ -7,7 +7,7 @@ repeats. The clock (rate limit) and `rand` (reply delays) are injected, so tests
 
 from .errors import AgentError, LocalProtocolError, RemoteProtocolError
 from .ids import uuid4
-from .soap import SOAP12, SoapFault, read_envelope, write_envelope, write_fault
+from .soap import SoapFault, read_envelope, write_envelope, write_fault
 from .xmlwrite import PREFIXES, XmlWriter
 
 D = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
@@ -109,8 +109,9 @@ class Discovery:
 
     # -- incoming -------------------------------------------------------------------------------
 
-    def receive(self, data, source, local_address, multicast):
-        """The Sends answering one datagram; [] for anything to ignore. Never raises: a
+    def receive(self, data, source, hosts, multicast):
+        """The Sends answering one datagram from `source` that reached the interface whose
+        `hosts` (see `xaddr_hosts`) the XAddrs name; [] for anything to ignore. Never raises: a
         malformed multicast datagram is dropped silently (checklist 7, no fault storms)."""
         stats = self.stats
         stats["received"] += 1
@@ -118,7 +119,7 @@ class Discovery:
             stats["dropped_oversize"] += 1
             return []
         try:
-            outcome, sends = self._handle(data, source, local_address, multicast)
+            outcome, sends = self._handle(data, source, hosts, multicast)
         except (AgentError, ValueError):  # parser, SOAP and QName errors; bad UTF-8
             outcome, sends = "dropped_malformed", []
         except Exception as exc:  # a bug of ours must not stop the listener
@@ -127,18 +128,18 @@ class Discovery:
         stats[outcome] += 1
         return sends
 
-    def _handle(self, data, source, local_address, multicast):
+    def _handle(self, data, source, hosts, multicast):
         env = read_envelope(data, _UNDERSTOOD, max_total=MAX_DATAGRAM)
         action = _header(env, "Action")
         if action == ACTION_PROBE:
-            return self._probe(env, source, local_address, multicast)
+            return self._probe(env, source, hosts, multicast)
         if action == ACTION_RESOLVE:
-            return self._resolve(env, source, local_address, multicast)
+            return self._resolve(env, source, hosts, multicast)
         if action is None:
             raise RemoteProtocolError("no wsadis:Action")
         return "ignored", []  # Hello, Bye, matches of other devices, anything else
 
-    def _probe(self, env, source, local_address, multicast):
+    def _probe(self, env, source, hosts, multicast):
         """WS-Discovery 2005/04 section 5: answer only when every Type and Scope matches."""
         relates_to = _message_id(env)
         probe = _body(env, "Probe")
@@ -167,9 +168,9 @@ class Discovery:
             if wanted and not _scopes_match(wanted, self._scopes(), rule):
                 return "ignored", []
         return self._reply(source, multicast, ACTION_PROBE_MATCHES, relates_to,
-                           lambda w: self._matches(w, "ProbeMatches", "ProbeMatch", local_address))
+                           lambda w: self._matches(w, "ProbeMatches", "ProbeMatch", hosts))
 
-    def _resolve(self, env, source, local_address, multicast):
+    def _resolve(self, env, source, hosts, multicast):
         """WS-Discovery 2005/04 section 6: answer only a Resolve for our own endpoint."""
         relates_to = _message_id(env)
         epr = _body(env, "Resolve").find(WSADIS, "EndpointReference")
@@ -180,7 +181,7 @@ class Discovery:
             return "ignored", []
         return self._reply(source, multicast, ACTION_RESOLVE_MATCHES, relates_to,
                            lambda w: self._matches(w, "ResolveMatches", "ResolveMatch",
-                                                   local_address))
+                                                   hosts))
 
     def _reply(self, source, multicast, action, relates_to, body):
         """A unicast reply to the datagram's source, if the rate limit allows one now."""
@@ -205,12 +206,12 @@ class Discovery:
 
     # -- outgoing -------------------------------------------------------------------------------
 
-    def hello(self, local_address):
-        """Multicast Hello (2005/04 section 4.1) with the XAddrs reachable at `local_address`,
+    def hello(self, hosts):
+        """Multicast Hello (2005/04 section 4.1) with the XAddrs of `hosts`,
         after a random 0..APP_MAX_DELAY (checklist 7: recommended on joining the network)."""
         def body(w):
             w.start(D, "Hello")
-            self._match(w, local_address)
+            self._match(w, hosts)
             w.end()
         data = self._message(ACTION_HELLO, TO_DISCOVERY, None, body)
         return Send(self._rand(APP_MAX_DELAY + 1), data, None, MULTICAST_UDP_REPEAT)
@@ -245,14 +246,14 @@ class Discovery:
                        declare=(WSADIS, D))
         return b"".join(pieces)
 
-    def _matches(self, w, outer, inner, local_address):
+    def _matches(self, w, outer, inner, hosts):
         w.start(D, outer)
         w.start(D, inner)
-        self._match(w, local_address)
+        self._match(w, hosts)
         w.end()
         w.end()
 
-    def _match(self, w, local_address):
+    def _match(self, w, hosts):
         """EPR, Types, Scopes, XAddrs, MetadataVersion: ProbeMatch, ResolveMatch and Hello."""
         self._endpoint_reference(w)
         w.start(D, "Types", declare=[ns for ns, _ in self._types])  # QNames need their prefixes
@@ -261,13 +262,47 @@ class Discovery:
         scopes = self._scopes()
         if scopes:
             w.leaf(D, "Scopes", " ".join(scopes))
-        w.leaf(D, "XAddrs", " ".join(self._xaddrs(local_address)))
+        w.leaf(D, "XAddrs", " ".join(self._xaddrs(hosts)))
         w.leaf(D, "MetadataVersion", self._metadata_version())
 
     def _endpoint_reference(self, w):
         w.start(WSADIS, "EndpointReference")
         w.leaf(WSADIS, "Address", self._endpoint)
         w.end()
+
+
+def url_host(address):
+    """`address` as the host of a URL: an IPv6 literal in brackets (RFC 3986 3.2.2), its zone
+    after "%25" (RFC 6874: "%" itself must be escaped in a URI)."""
+    if ":" not in address:
+        return address
+    return "[%s]" % address.replace("%", "%25")
+
+
+def link_local(address):
+    """Whether an IPv6 address (zone or not) is in fe80::/10, usable only with its zone."""
+    head = address.split(":")[0]
+    return bool(head) and int(head, 16) & 0xffc0 == 0xfe80
+
+
+def scoped(address, interface):
+    """An IPv6 address as sockets and URLs need it: a link-local one with its zone (RFC 4007
+    "fe80::1%eth0"), any other bare."""
+    return address + "%" + interface if link_local(address) else address
+
+
+def xaddr_hosts(hosts):
+    """Which of one interface's IPv6 `hosts` (see `scoped`) XAddrs name (checklist 7).
+
+    The routable ones, where it has any: a link-local address needs its zone, and RFC 6874
+    zones name an interface *of the host using the URL*, so ours (e.g. "eth0") is right only
+    for a client that happens to use the same name or puts its own in; and few clients take a
+    zone at all (urllib3 2 does; requests, so zeep, and httpx fail on "%25zone"). On a link
+    with nothing else (two hosts cabled directly, no router) the link-local address is all
+    there is, so it is given, with our zone as RFC 6874 writes it.
+    """
+    routable = [host for host in hosts if not link_local(host)]
+    return routable or list(hosts)
 
 
 def _supported_rules(w):

@@ -1,20 +1,26 @@
 """WS-Discovery over SOAP-over-UDP on the selector loop (checklist 7).
 
-The protocol is agent.discovery (sans-IO); this module owns its socket: port 3702, the group
-239.255.255.250 joined on every IPv4 interface (re-read every RECHECK_MS, with a Hello on each new
-address), reply delays and SOAP-over-UDP repeats as loop timers, Hello on start and on metadata
-change, Bye on stop and when the device becomes NonDiscoverable. Nothing here blocks or sleeps.
+The protocol is agent.discovery (sans-IO); this module owns its sockets, one per IP version, both
+on port 3702: the group 239.255.255.250 joined on every IPv4 interface address and FF02::C on
+every interface with an IPv6 address (re-read every RECHECK_MS, with a Hello on each new one),
+reply delays and SOAP-over-UDP repeats as loop timers, Hello on start and on metadata change, Bye
+on stop and when the device becomes NonDiscoverable. Nothing here blocks or sleeps.
+
+A *link* is where a group is joined and multicast: for IPv4 an interface address (the kernel
+names the interface by one of its addresses), for IPv6 an interface index. Each link has the
+hosts its XAddrs name; only addresses where the device serves HTTP are ever named.
 """
 
+import errno
 import socket
 import struct
 
-from . import log
+from . import compat, log
 from .compat import WOULD_BLOCK
 # SOAP-over-UDP Appendix I: repeats wait a random UDP_MIN..UDP_MAX delay, doubling each time,
 # capped at UDP_UPPER.
-from .discovery import (DISCOVERY_ADDR_V4, MAX_DATAGRAM, PORT, UDP_MAX_DELAY, UDP_MIN_DELAY,
-                        UDP_UPPER_DELAY)
+from .discovery import (APP_MAX_DELAY, DISCOVERY_ADDR_V4, DISCOVERY_ADDR_V6, MAX_DATAGRAM, PORT,
+                        UDP_MAX_DELAY, UDP_MIN_DELAY, UDP_UPPER_DELAY, scoped, xaddr_hosts)
 from .loop import POLLIN
 
 RECHECK_MS = 10000      # interface addresses change rarely; DHCP renewals are minutes apart
@@ -28,60 +34,63 @@ _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 class DiscoveryService:
     """Runs a `Discovery` on the loop while the device is Discoverable."""
 
-    def __init__(self, loop, discovery, scopes, *, rand, addresses, port=PORT):
-        """`addresses()` lists the IPv4 addresses whose interfaces discovery runs on (the CLI
-        passes the --bind address, or every interface's when binding to all)."""
+    def __init__(self, loop, discovery, scopes, *, rand, addresses, port=PORT,
+                 interfaces6=compat.interface_addresses6):
+        """`addresses()` lists the addresses the device serves HTTP on (the CLI passes the
+        --bind address, or every interface's when binding to all), IPv6 link-local ones with
+        their zone; `interfaces6()` lists the host's (IPv6 address, interface name) pairs."""
         self.loop = loop
         self.discovery = discovery
         self.scopes = scopes
         self.rand = rand
         self.port = port
         self.addresses = addresses
-        self.sock = None
-        self.joined = []
+        self.families = [_IPv4()]
+        if hasattr(socket, "IPV6_RECVPKTINFO"):  # a runtime with IPv6 multicast (RFC 3542)
+            self.families.append(_IPv6(interfaces6))
+        self.running = False
         self._recheck = None
-        self._pktinfo = False
         scopes.on_change.append(self._changed)
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self):
-        """Listen and announce, if the device is Discoverable (checklist 7 Modes)."""
-        if self.scopes.mode != "Discoverable" or self.sock is not None:
+        """Listen and announce, if the device is Discoverable (checklist 7 Modes), on each IP
+        version the device serves; raises OSError if it serves some and can listen on none."""
+        if self.scopes.mode != "Discoverable" or self.running:
             return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("0.0.0.0", self.port))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        served = self.addresses()
+        failures = []
+        for family in self.families:
+            if not family.find_links(served):
+                continue
             try:
-                sock.setsockopt(socket.IPPROTO_IP, _IP_PKTINFO, 1)
-                self._pktinfo = hasattr(sock, "recvmsg")
-            except (OSError, AttributeError):
-                self._pktinfo = False
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        self.sock = sock
-        self.joined = []
-        self.port = sock.getsockname()[1]
-        self.loop.register(sock, POLLIN, self._readable)
-        self._join_new()
-        self._recheck = self.loop.call_later(RECHECK_MS, self._recheck_addresses)
+                self.port = family.open(self.port)
+            except OSError as exc:
+                failures.append((family, exc))
+                continue
+            self.loop.register(family.sock, POLLIN,
+                               lambda events, family=family: self._readable(family))
+        if failures and not self._open_families():
+            raise failures[0][1]
+        for family, exc in failures:  # e.g. a machine with IPv6 turned off: IPv4 only
+            log.warning("WS-Discovery over %s off: %s", family.name, exc)
+        self.running = True
+        self._refresh()
 
     def stop(self):
-        """Say Bye (best effort, at once) and stop listening."""
-        if self.sock is None:
+        """Say Bye (best effort, at once) on every link and stop listening."""
+        if not self.running:
             return
         send = self.discovery.bye()
-        for address in self.joined:
-            self._send_multicast(send.data, address)
+        for family in self._open_families():
+            for link in family.joined:
+                family.send_multicast(send.data, link, self.port)
+            self.loop.unregister(family.sock)
+            family.close()
         log.info("WS-Discovery stopped: %s", " ".join(
             "%s=%d" % item for item in sorted(self.discovery.stats.items())))
-        self.loop.unregister(self.sock)
-        self.sock.close()
-        self.sock = None
+        self.running = False
         if self._recheck is not None:
             self._recheck.cancel()
             self._recheck = None
@@ -92,47 +101,154 @@ class DiscoveryService:
                 self.start()
             else:
                 self.stop()
-        elif self.sock is not None:  # scopes changed: Hello with the new MetadataVersion
-            for address in self.joined:
-                self._schedule(self.discovery.hello(address), address)
+        elif self.running:  # scopes changed: Hello with the new MetadataVersion
+            for family in self._open_families():
+                for link in family.joined:
+                    self._schedule(self.discovery.hello(family.links[link]), family, link)
+
+    def _open_families(self):
+        return [family for family in self.families if family.sock is not None]
 
     # -- interfaces -----------------------------------------------------------------------------
 
-    def _join_new(self):
-        for address in self.addresses():
-            if address in self.joined:
-                continue
-            try:
-                membership = socket.inet_aton(DISCOVERY_ADDR_V4) + socket.inet_aton(address)
-                self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-            except OSError as exc:
-                log.warning("WS-Discovery: cannot join %s on %s: %s", DISCOVERY_ADDR_V4,
-                            address, exc)
-                continue
-            self.joined.append(address)
-            # Hello when the device joins a network (checklist 7), after 0-500 ms.
-            self._schedule(self.discovery.hello(address), address, self.rand(501))
-
-    def _recheck_addresses(self):
-        current = self.addresses()
-        self.joined = [address for address in self.joined if address in current]
-        self._join_new()
-        self._recheck = self.loop.call_later(RECHECK_MS, self._recheck_addresses)
+    def _refresh(self):
+        """Re-read the links; join the group on new ones and say Hello there, and again where
+        a link's addresses changed (checklist 7: joining the network, address change)."""
+        served = self.addresses()
+        for family in self._open_families():
+            before = family.links
+            family.links = family.find_links(served)
+            family.joined = [link for link in family.joined if link in family.links]
+            for link, hosts in family.links.items():
+                if link not in family.joined:
+                    if not family.join(link, hosts):
+                        continue
+                    family.joined.append(link)
+                elif hosts == before.get(link):
+                    continue
+                self._schedule(self.discovery.hello(hosts), family, link,
+                               self.rand(APP_MAX_DELAY + 1))
+        self._recheck = self.loop.call_later(RECHECK_MS, self._refresh)
 
     # -- receiving ------------------------------------------------------------------------------
 
-    def _readable(self, events):
+    def _readable(self, family):
         for _ in range(READS_PER_WAKEUP):
             try:
-                data, source, local, multicast = self._receive()
+                data, source, link, multicast = family.receive()
             except OSError as exc:
                 if exc.args[0] not in WOULD_BLOCK:
                     log.warning("WS-Discovery receive failed: %r", exc)
                 return
-            for send in self.discovery.receive(data, source, local, multicast):
-                self._schedule(send, local)
+            for send in self.discovery.receive(data, source, family.hosts(link), multicast):
+                self._schedule(send, family, link)
 
-    def _receive(self):
+    # -- sending --------------------------------------------------------------------------------
+
+    def _schedule(self, send, family, link, delay=None):
+        """Send `send` after its delay, then its SOAP-over-UDP repeats."""
+        wait = send.delay_ms if delay is None else delay
+        self.loop.call_later(wait, lambda: self._send(send, family, link, send.repeats,
+                                                      UDP_MIN_DELAY + self.rand(
+                                                          UDP_MAX_DELAY - UDP_MIN_DELAY + 1)))
+
+    def _send(self, send, family, link, repeats_left, next_delay):
+        if family.sock is None:
+            return  # stopped meanwhile
+        if send.destination is None:
+            family.send_multicast(send.data, link, self.port)
+        else:
+            try:
+                family.sock.sendto(send.data, send.destination)
+            except OSError as exc:
+                log.info("WS-Discovery reply to %s failed: %r", send.destination, exc)
+        if repeats_left > 0:
+            self.loop.call_later(next_delay, lambda: self._send(
+                send, family, link, repeats_left - 1, min(next_delay * 2, UDP_UPPER_DELAY)))
+
+
+class _Family:
+    """One IP version's socket, its links and the group joined on them."""
+
+    def __init__(self, af, wildcard, group, level, multicast_if, add_membership):
+        self.af = af
+        self.wildcard = wildcard
+        self.group = group
+        self.level = level
+        self.multicast_if = multicast_if
+        self.add_membership = add_membership
+        self.sock = None
+        self.links = {}   # link -> the hosts its XAddrs name, as of the last re-check
+        self.joined = []  # links whose group membership holds
+
+    def open(self, port):
+        """Bind the port (0: any) and return it."""
+        sock = socket.socket(self.af, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.configure(sock)
+            sock.bind((self.wildcard, port))
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        self.sock = sock
+        self.links = {}
+        self.joined = []
+        return sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+        self.sock = None
+
+    def join(self, link, hosts):
+        """Join the group on `link`; False (logged) where that failed."""
+        try:
+            self.sock.setsockopt(self.level, self.add_membership, self.membership(link))
+        except OSError as exc:
+            if exc.args[0] == errno.EADDRINUSE:
+                return True  # still a member from before the link's address went away
+            log.warning("WS-Discovery: cannot join %s on %s: %s", self.group, hosts[0], exc)
+            return False
+        return True
+
+    def send_multicast(self, data, link, port):
+        try:
+            self.sock.setsockopt(self.level, self.multicast_if, self.interface(link))
+            self.sock.sendto(data, (self.group, port))
+        except OSError as exc:
+            log.info("WS-Discovery multicast on %s failed: %r", link, exc)
+
+
+class _IPv4(_Family):
+    name = "IPv4"
+
+    def __init__(self):
+        _Family.__init__(self, socket.AF_INET, "0.0.0.0", DISCOVERY_ADDR_V4, socket.IPPROTO_IP,
+                         socket.IP_MULTICAST_IF, socket.IP_ADD_MEMBERSHIP)
+
+    def configure(self, sock):
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, _IP_PKTINFO, 1)
+            self._pktinfo = hasattr(sock, "recvmsg")
+        except (OSError, AttributeError):
+            self._pktinfo = False
+
+    def find_links(self, served):
+        return {address: [address] for address in served if ":" not in address}
+
+    def hosts(self, local):
+        """Replies name the address the datagram reached, whichever it was."""
+        return [local]
+
+    def membership(self, address):
+        return socket.inet_aton(self.group) + socket.inet_aton(address)
+
+    def interface(self, address):
+        return socket.inet_aton(address)
+
+    def receive(self):
         """(datagram, source, local address it reached, sent to the group?)."""
         if self._pktinfo:
             data, ancillary, _, source = self.sock.recvmsg(MAX_DATAGRAM + 1,
@@ -141,43 +257,77 @@ class DiscoveryService:
                 if level == socket.IPPROTO_IP and kind == _IP_PKTINFO and len(info) >= 12:
                     local = socket.inet_ntoa(info[4:8])
                     destination = socket.inet_ntoa(info[8:12])
-                    return data, source, local, destination == DISCOVERY_ADDR_V4
+                    return data, source, local, destination == self.group
         else:
             data, source = self.sock.recvfrom(MAX_DATAGRAM + 1)
         # Without packet info, treat it as multicast (the cautious choice: delayed replies,
         # silence on unsupported rules) and find our address by asking the routing table.
         return data, source, _route_to(source[0]), True
 
-    # -- sending --------------------------------------------------------------------------------
 
-    def _schedule(self, send, local, delay=None):
-        """Send `send` after its delay, then its SOAP-over-UDP repeats."""
-        wait = send.delay_ms if delay is None else delay
-        self.loop.call_later(wait, lambda: self._send(send, local, send.repeats,
-                                                      UDP_MIN_DELAY + self.rand(
-                                                          UDP_MAX_DELAY - UDP_MIN_DELAY + 1)))
+class _IPv6(_Family):
+    """IPv6 needs IPV6_RECVPKTINFO (RFC 3542): a multicast datagram's destination says nothing
+    of the interface it came in on, and the XAddrs are that interface's addresses."""
 
-    def _send(self, send, local, repeats_left, next_delay):
-        if self.sock is None:
-            return  # stopped meanwhile
-        if send.destination is None:
-            self._send_multicast(send.data, local)
-        else:
+    name = "IPv6"
+
+    def __init__(self, interfaces):
+        _Family.__init__(self, socket.AF_INET6, "::", DISCOVERY_ADDR_V6, socket.IPPROTO_IPV6,
+                         socket.IPV6_MULTICAST_IF, socket.IPV6_JOIN_GROUP)
+        self.interfaces = interfaces
+
+    def configure(self, sock):
+        if not hasattr(sock, "recvmsg"):
+            raise OSError(errno.EOPNOTSUPP, "no recvmsg() for packet info")
+        sock.setsockopt(self.level, socket.IPV6_V6ONLY, 1)  # IPv4 has its own socket
+        sock.setsockopt(self.level, socket.IPV6_MULTICAST_HOPS, 1)
+        sock.setsockopt(self.level, socket.IPV6_RECVPKTINFO, 1)
+
+    def find_links(self, served):
+        """{interface index: XAddr hosts} of the interfaces holding a served IPv6 address."""
+        wanted = [_packed(host) for host in served if ":" in host]
+        found = {}
+        for address, interface in self.interfaces():
+            host = scoped(address, interface)
+            if _packed(host) not in wanted:
+                continue
             try:
-                self.sock.sendto(send.data, send.destination)
-            except OSError as exc:
-                log.info("WS-Discovery reply to %s failed: %r", send.destination, exc)
-        if repeats_left > 0:
-            self.loop.call_later(next_delay, lambda: self._send(
-                send, local, repeats_left - 1, min(next_delay * 2, UDP_UPPER_DELAY)))
+                index = socket.if_nametoindex(interface)
+            except OSError:
+                continue  # gone since it was listed
+            found.setdefault(index, []).append(host)
+        return {index: xaddr_hosts(hosts) for index, hosts in found.items()}
 
-    def _send_multicast(self, data, local):
-        try:
-            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-                                 socket.inet_aton(local))
-            self.sock.sendto(data, (DISCOVERY_ADDR_V4, self.port))
-        except OSError as exc:
-            log.info("WS-Discovery multicast on %s failed: %r", local, exc)
+    def hosts(self, index):
+        """The XAddr hosts of the interface a datagram came in on: none (so no answer) where
+        the device serves no address on it."""
+        return self.links.get(index, [])
+
+    def join(self, link, hosts):
+        if "::1" in hosts:
+            return False  # Linux's loopback has no multicast route: unicast only
+        return _Family.join(self, link, hosts)
+
+    def membership(self, index):
+        return socket.inet_pton(self.af, self.group) + struct.pack("@I", index)
+
+    def interface(self, index):
+        return index
+
+    def receive(self):
+        """(datagram, source (with its scope id), interface index, sent to a group?)."""
+        data, ancillary, _, source = self.sock.recvmsg(MAX_DATAGRAM + 1, socket.CMSG_SPACE(20))
+        for level, kind, info in ancillary:
+            if level == self.level and kind == socket.IPV6_PKTINFO and len(info) >= 20:
+                # struct in6_pktinfo: the destination address, then the interface index
+                return data, source, struct.unpack("@I", info[16:20])[0], info[0] == 0xff
+        return data, source, None, True
+
+
+def _packed(host):
+    """An IPv6 host ("addr" or "addr%zone") in a form that compares equal however written."""
+    address, _, zone = host.partition("%")
+    return socket.inet_pton(socket.AF_INET6, address), zone
 
 
 def _route_to(ip):

@@ -1,5 +1,10 @@
 """WS-Discovery end to end: the real agent and the `wsdiscovery` client in two network namespaces
-this test creates and joins with a veth pair, so multicast never leaves them (checklist 7)."""
+this test creates and joins with a veth pair, so multicast never leaves them (checklist 7).
+
+The pair carries IPv4 and IPv6 (a ULA address each, `nodad` so it is usable at once, beside the
+automatic link-local ones). A third namespace is joined to the agent's by a second pair with
+link-local IPv6 only: the one case where XAddrs name a link-local address.
+"""
 
 import json
 import os
@@ -14,8 +19,11 @@ import pytest
 from tests.agentproc import ROOT, AgentProcess
 
 TAG = "%05d" % (os.getpid() % 100000)
-NS_AGENT, NS_CLIENT = "oa-agent-" + TAG, "oa-client-" + TAG
+NS_AGENT, NS_CLIENT, NS_LINK = "oa6-agent-" + TAG, "oa6-client-" + TAG, "oa6-link-" + TAG
+AGENT_IF, CLIENT_IF = "oa%sa" % TAG, "oa%sc" % TAG
+AGENT_LINK_IF, LINK_IF = "ol%sa" % TAG, "ol%sc" % TAG  # the link-local-only pair
 AGENT_IP, CLIENT_IP = "10.231.7.1", "10.231.7.2"
+AGENT_IP6, CLIENT_IP6 = "fd00:231:7::1", "fd00:231:7::2"
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 ADMIN, PASSWORD = "admin", "Adm1n-secret-pw"
 DISCOVERY = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
@@ -27,49 +35,88 @@ def ip(*args):
 
 @pytest.fixture(scope="module")
 def netns():
+    """The namespaces; yields None, or why they have no IPv6 (then the IPv6 tests skip)."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("WS-DISCOVERY MULTICAST TESTS NOT RUN: they need root and iproute2 (`ip`) to "
                     "make their own network namespaces")
     made = []
     try:
-        for ns in (NS_AGENT, NS_CLIENT):
+        for ns in (NS_AGENT, NS_CLIENT, NS_LINK):
             ip("netns", "add", ns)
             made.append(ns)
-        ip("link", "add", "oa%sa" % TAG, "type", "veth", "peer", "name", "oa%sc" % TAG)
-        for ns, dev, address in ((NS_AGENT, "oa%sa" % TAG, AGENT_IP),
-                                 (NS_CLIENT, "oa%sc" % TAG, CLIENT_IP)):
+            ip("-n", ns, "link", "set", "lo", "up")
+        ip("link", "add", AGENT_IF, "type", "veth", "peer", "name", CLIENT_IF)
+        for ns, dev, address in ((NS_AGENT, AGENT_IF, AGENT_IP), (NS_CLIENT, CLIENT_IF, CLIENT_IP)):
             ip("link", "set", dev, "netns", ns)
             ip("-n", ns, "addr", "add", address + "/24", "dev", dev)
+        ipv6 = add_ipv6()  # before the links are up: their link-local addresses skip DAD
+        for ns, dev in ((NS_AGENT, AGENT_IF), (NS_CLIENT, CLIENT_IF)):
             ip("-n", ns, "link", "set", dev, "up")
-            ip("-n", ns, "link", "set", "lo", "up")
             ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", dev)
     except subprocess.CalledProcessError as exc:
-        for ns in made:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        remove(made)
         pytest.skip("WS-DISCOVERY MULTICAST TESTS NOT RUN: cannot make network namespaces: %s"
                     % exc.stderr.decode().strip())
-    yield
-    for ns in made:
+    yield ipv6
+    remove(made)
+
+
+def remove(namespaces):
+    """Delete the namespaces (with the veth ends they hold) and any end still outside them."""
+    for ns in namespaces:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    for dev in (AGENT_IF, AGENT_LINK_IF):
+        subprocess.run(["ip", "link", "del", dev], capture_output=True)
 
 
-def client(mode, **args):
-    """Run tests/discovery_client.py in the client namespace; its JSON answer."""
-    result = subprocess.run(["ip", "netns", "exec", NS_CLIENT, sys.executable,
-                             str(ROOT / "tests" / "discovery_client.py"), mode, json.dumps(args)],
-                            capture_output=True, text=True, timeout=60)
+def add_ipv6():
+    """IPv6 on the pair, and the link-local-only pair; None when it worked, else why not."""
+    if not os.path.exists("/proc/net/if_inet6"):
+        return "the kernel has no IPv6"
+    try:
+        ip("link", "add", AGENT_LINK_IF, "type", "veth", "peer", "name", LINK_IF)
+        for ns, dev, address in ((NS_AGENT, AGENT_LINK_IF, None), (NS_LINK, LINK_IF, None),
+                                 (NS_AGENT, AGENT_IF, AGENT_IP6),
+                                 (NS_CLIENT, CLIENT_IF, CLIENT_IP6)):
+            if address is None:
+                ip("link", "set", dev, "netns", ns)
+            else:
+                ip("-n", ns, "addr", "add", address + "/64", "dev", dev, "nodad")
+            # no duplicate address detection: the automatic link-local address is usable at once
+            subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                            "net.ipv6.conf.%s.accept_dad=0" % dev], check=True,
+                           capture_output=True)
+        for ns, dev in ((NS_AGENT, AGENT_LINK_IF), (NS_LINK, LINK_IF)):
+            ip("-n", ns, "link", "set", dev, "up")
+    except subprocess.CalledProcessError as exc:
+        return "cannot set up IPv6: %s" % exc.stderr.decode().strip()
+    return None
+
+
+def need_ipv6(netns):
+    if netns is not None:
+        pytest.skip("WS-DISCOVERY IPv6 TESTS NOT RUN: " + netns)
+
+
+CLIENT = str(ROOT / "tests" / "discovery_client.py")
+
+
+def client(mode, ns=NS_CLIENT, **args):
+    """Run tests/discovery_client.py in a namespace (the client's by default); its JSON answer."""
+    result = subprocess.run(["ip", "netns", "exec", ns, sys.executable, CLIENT, mode,
+                             json.dumps(args)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 class Listener:
-    """Records the multicast datagrams that reach the client namespace."""
+    """Records the multicast datagrams that reach the client namespace, over IPv4 or IPv6."""
 
-    def __init__(self, seconds):
+    def __init__(self, seconds, family=4):
+        where = {"interface_address": CLIENT_IP} if family == 4 else {"interface": CLIENT_IF}
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", NS_CLIENT, sys.executable,
-             str(ROOT / "tests" / "discovery_client.py"), "listen",
-             json.dumps({"interface_address": CLIENT_IP, "seconds": seconds})],
+            ["ip", "netns", "exec", NS_CLIENT, sys.executable, CLIENT, "listen",
+             json.dumps(dict(where, seconds=seconds))],
             stdout=subprocess.PIPE, text=True)
         assert json.loads(self.proc.stdout.readline()) == {"ready": True}
 
@@ -82,18 +129,35 @@ def actions(datagrams, action):
     return [d for d in datagrams if "%s/%s<" % (DISCOVERY, action) in d]
 
 
+def start_agent(tmp_path, bind=None, **options):
+    """The agent in its namespace on port 3702; with bind None, on its default addresses (both
+    IP versions): AgentProcess always passes a --bind, which discovery_client.py then drops."""
+    prefix = ("ip", "netns", "exec", NS_AGENT)
+    if bind is None:
+        prefix += (sys.executable, CLIENT, "without-bind")
+    return AgentProcess(tmp_path, "--discovery-port", "3702", bind=bind or "0.0.0.0",
+                        prefix=prefix, **options)
+
+
 @pytest.fixture
 def agent(netns, tmp_path):
-    proc = AgentProcess(tmp_path, "--discovery-port", "3702", bind="0.0.0.0",
-                        prefix=("ip", "netns", "exec", NS_AGENT),
-                        env={"ONVIF_AGENT_ADMIN": "%s:%s" % (ADMIN, PASSWORD)})
+    proc = start_agent(tmp_path, env={"ONVIF_AGENT_ADMIN": "%s:%s" % (ADMIN, PASSWORD)})
     yield proc
     proc.stop()
 
 
-def soap(agent, body):
-    return client("soap", url="http://%s:%d/onvif/device_service" % (AGENT_IP, agent.port),
-                  body=body, user=ADMIN, password=PASSWORD)
+def url(host, port, scheme="http"):
+    return "%s://%s:%d/onvif/device_service" % (scheme, host, port)
+
+
+def xaddrs(host, agent):
+    """What a probe answered at `host` carries: the HTTPS URL first, then the HTTP one."""
+    return [url(host, agent.https_port, "https"), url(host, agent.port)]
+
+
+def soap(agent, body, address=None, ns=NS_CLIENT, **options):
+    return client("soap", ns=ns, url=address or url(AGENT_IP, agent.port), body=body,
+                  user=ADMIN, password=PASSWORD, **options)
 
 
 def endpoint(agent):
@@ -101,39 +165,44 @@ def endpoint(agent):
     return re.search(r"urn:uuid:[0-9a-f-]+", r["text"]).group(0)
 
 
+def clock_answers(agent, address, ns=NS_CLIENT, **options):
+    r = soap(agent, "<tds:GetSystemDateAndTime/>", address, ns, **options)
+    return r["status"] == 200 and "UTCDateTime" in r["text"]
+
+
 def test_hello_on_start_and_bye_on_stop(netns, tmp_path):
     listener = Listener(seconds=8)
-    proc = AgentProcess(tmp_path, "--discovery-port", "3702", bind="0.0.0.0",
-                        prefix=("ip", "netns", "exec", NS_AGENT))
+    proc = start_agent(tmp_path, bind="0.0.0.0")
     time.sleep(1.5)  # Hello waits 0-500 ms, then repeats
     status, _ = proc.stop()
     heard = listener.heard()
     assert status == 0
     hellos, byes = actions(heard, "Hello"), actions(heard, "Bye")
     assert hellos and byes, heard
-    assert "http://%s:%d/onvif/device_service" % (AGENT_IP, proc.port) in hellos[0]
+    assert url(AGENT_IP, proc.port) in hellos[0]
 
 
 def test_probe_multicast_and_directed(agent):
-    found = client("probe", types=[[TDS, "Device"]], timeout=3)["services"]
+    found = client("probe", types=[[TDS, "Device"]], timeout=3, family=4)["services"]
     assert len(found) == 1, found
     service = found[0]
     assert service["epr"] == endpoint(agent)
-    assert "http://%s:%d/onvif/device_service" % (AGENT_IP, agent.port) in service["xaddrs"]
+    # IPv4 answers name the IPv4 address the probe reached, https first
+    assert service["xaddrs"] == xaddrs(AGENT_IP, agent), service
     directed = client("probe", address=AGENT_IP, port=3702, timeout=3)["services"]
     assert [s["epr"] for s in directed] == [service["epr"]]
 
 
 def test_types_and_scopes_must_match(agent):
-    found = client("probe", timeout=3)["services"]
+    found = client("probe", timeout=3, family=4)["services"]
     hardware = [s for s in found[0]["scopes"] if "/hardware/" in s][0]
-    assert client("probe", scopes=[hardware], timeout=3)["services"]
-    assert client("probe", scopes=["onvif://www.onvif.org"], timeout=3)["services"]
+    assert client("probe", scopes=[hardware], timeout=3, family=4)["services"]
+    assert client("probe", scopes=["onvif://www.onvif.org"], timeout=3, family=4)["services"]
     # a longer segment is not a match: .../hardware/D1 must not match .../hardware/D1-566
-    assert not client("probe", scopes=[hardware[:-1]], timeout=3)["services"]
+    assert not client("probe", scopes=[hardware[:-1]], timeout=3, family=4)["services"]
     video = "http://www.onvif.org/ver10/network/wsdl"
-    assert not client("probe", types=[[video, "NetworkVideoTransmitter"]],
-                      timeout=3)["services"]
+    assert not client("probe", types=[[video, "NetworkVideoTransmitter"]], timeout=3,
+                      family=4)["services"]
 
 
 def resolve(epr):
@@ -179,3 +248,53 @@ def test_set_scopes_says_hello_and_non_discoverable_is_silent(agent):
                     "</tds:DiscoveryMode></tds:SetDiscoveryMode>")
     assert r["status"] == 200, r
     assert client("probe", timeout=3)["services"]
+
+
+# -- IPv6 -------------------------------------------------------------------------------------
+
+def test_ipv6_probe_gets_the_interface_addresses_and_they_serve(netns, agent):
+    need_ipv6(netns)
+    found = client("probe", types=[[TDS, "Device"]], timeout=3, family=6)["services"]
+    assert [s["epr"] for s in found] == [endpoint(agent)], found
+    # the routable address of the interface the probe came in on, not its link-local one, nor
+    # the agent's other interface, nor IPv4
+    assert found[0]["xaddrs"] == xaddrs("[%s]" % AGENT_IP6, agent), found
+    assert clock_answers(agent, found[0]["xaddrs"][1])
+    assert not client("probe", scopes=["onvif://www.onvif.org/Profile/Streaming"], timeout=2,
+                      family=6)["services"]
+
+
+def test_ipv6_hello_and_bye(netns, tmp_path):
+    need_ipv6(netns)
+    listener = Listener(seconds=8, family=6)
+    proc = start_agent(tmp_path)
+    time.sleep(1.5)
+    status, _ = proc.stop()
+    heard = listener.heard()
+    assert status == 0
+    hellos, byes = actions(heard, "Hello"), actions(heard, "Bye")
+    assert hellos and byes, heard
+    assert url("[%s]" % AGENT_IP6, proc.port) in hellos[0]
+    assert AGENT_IP not in hellos[0]
+
+
+def test_ipv6_unicast_probe_on_loopback(netns, agent):
+    need_ipv6(netns)
+    found = client("probe", ns=NS_AGENT, address="::1", port=3702, timeout=2)["services"]
+    assert len(found) == 1 and url("[::1]", agent.port) in found[0]["xaddrs"], found
+    assert clock_answers(agent, url("[::1]", agent.port), ns=NS_AGENT)
+
+
+def test_link_local_only_link_gets_the_link_local_address_with_our_zone(netns, agent):
+    """The decision xaddr_hosts documents: on a link without routable addresses the XAddr is
+    the link-local address with the *agent's* interface as zone; a client that puts in its own
+    interface reaches the device (urllib3 takes the %25 zone of RFC 6874; requests cannot)."""
+    need_ipv6(netns)
+    found = client("probe", ns=NS_LINK, address="ff02::c%" + LINK_IF, port=3702,
+                   timeout=2)["services"]
+    assert len(found) == 1, found
+    (xaddr,) = [x for x in found[0]["xaddrs"] if x.startswith("http:")]
+    match = re.match(r"http://\[(fe80:[0-9a-f:]+)%25([^\]]+)\]:(\d+)/onvif/device_service$", xaddr)
+    assert match and match.group(2) == AGENT_LINK_IF, xaddr
+    ours = xaddr.replace("%25" + AGENT_LINK_IF, "%25" + LINK_IF)
+    assert clock_answers(agent, ours, ns=NS_LINK, library="urllib3")
