@@ -118,6 +118,9 @@ class Discovery:
         if len(data) > MAX_DATAGRAM:  # checked before any parsing
             stats["dropped_oversize"] += 1
             return []
+        if not hosts:  # an interface where the device serves nothing: no address to give
+            stats["ignored"] += 1
+            return []
         try:
             outcome, sends = self._handle(data, source, hosts, multicast)
         except (AgentError, ValueError):  # parser, SOAP and QName errors; bad UTF-8

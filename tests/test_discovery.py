@@ -18,7 +18,7 @@ SCOPES = [
 MULTICAST = True
 UNICAST = False
 SOURCE = ("192.0.2.7", 40001)
-LOCAL = "192.0.2.1"
+LOCAL = ["192.0.2.1"]  # the XAddr hosts of the link a datagram reached
 NVT = "http://www.onvif.org/ver10/network/wsdl"
 
 
@@ -59,8 +59,8 @@ def make(**options):
     settings = {
         "endpoint": ENDPOINT,
         "scopes": lambda: SCOPES,
-        "xaddrs": lambda local: ["http://%s:8080/onvif/device_service" % local,
-                                 "https://%s:8443/onvif/device_service" % local],
+        "xaddrs": lambda hosts: [url % discovery.url_host(host) for host in hosts for url in (
+            "http://%s:8080/onvif/device_service", "https://%s:8443/onvif/device_service")],
         "instance_id": 42,
         "metadata_version": lambda: 3,
         "rand": lambda n: n - 1,
@@ -286,7 +286,7 @@ class ReplyTest(unittest.TestCase):
 
     def test_ipv6_source_is_answered_as_given(self):
         source = ("fe80::1", 40001, 0, 3)  # link-local: the scope id picks the interface
-        (send,) = make().receive(probe(), source, "fe80::2", MULTICAST)
+        (send,) = make().receive(probe(), source, ["fe80::2%eth0"], MULTICAST)
         self.assertEqual(send.destination, source)
 
     def test_reply_to_is_never_followed(self):
@@ -308,7 +308,7 @@ class ReplyTest(unittest.TestCase):
 class HelloByeTest(unittest.TestCase):
     def test_hello(self):
         d = make(rand=lambda n: 123)
-        send = d.hello("198.51.100.4")
+        send = d.hello(["198.51.100.4"])
         self.assertEqual((send.destination, send.delay_ms, send.repeats),
                          (None, 123, discovery.MULTICAST_UDP_REPEAT))
         root = parse(send.data)
@@ -436,6 +436,80 @@ class HostileInputTest(unittest.TestCase):
                          + stats["dropped_rate"])
         self.assertEqual(d.last_error, None)
         self.assertTrue(stats["replied"] > 0 and stats["dropped_malformed"] > 0)
+
+
+SOURCE6 = ("fe80::9", 40001, 0, 3)  # a link-local source with its scope id
+
+
+class Ipv6Test(unittest.TestCase):
+    """Probes that came over IPv6: XAddrs name the served addresses of the interface they came
+    in on, bracketed, a link-local one with its zone (RFC 6874)."""
+
+    def xaddrs(self, send):
+        match = body_of(parse(send.data)).children[0]
+        return match.findtext(D, "XAddrs").split()
+
+    def test_url_host(self):
+        self.assertEqual(discovery.url_host("192.0.2.1"), "192.0.2.1")
+        self.assertEqual(discovery.url_host("2001:db8::1"), "[2001:db8::1]")
+        self.assertEqual(discovery.url_host("::1"), "[::1]")
+        self.assertEqual(discovery.url_host("fe80::1%eth0"), "[fe80::1%25eth0]")
+
+    def test_link_local_is_fe80_slash_10(self):
+        for address in ("fe80::1", "FE80::1", "fe80::1%eth0", "febf:1::2", "fe80:0:0:0:1::"):
+            self.assertTrue(discovery.link_local(address), address)
+        for address in ("fec0::1", "fe7f::1", "2001:db8::1", "fd00::1", "::1", "::"):
+            self.assertFalse(discovery.link_local(address), address)
+
+    def test_scoped_adds_the_zone_to_link_local_addresses_only(self):
+        self.assertEqual(discovery.scoped("fe80::1", "eth0"), "fe80::1%eth0")
+        self.assertEqual(discovery.scoped("2001:db8::1", "eth0"), "2001:db8::1")
+        self.assertEqual(discovery.scoped("::1", "lo"), "::1")
+
+    def test_routable_addresses_are_preferred_link_local_only_where_alone(self):
+        hosts = ["fe80::1%eth0", "2001:db8::1", "fd00::1"]
+        self.assertEqual(discovery.xaddr_hosts(hosts), ["2001:db8::1", "fd00::1"])
+        self.assertEqual(discovery.xaddr_hosts(["fe80::1%eth0", "fe80::2%eth0"]),
+                         ["fe80::1%eth0", "fe80::2%eth0"])
+        self.assertEqual(discovery.xaddr_hosts([]), [])
+
+    def test_probe_match_names_every_host_bracketed_and_goes_to_the_source(self):
+        (send,) = make().receive(probe(), SOURCE6, ["2001:db8::1", "fd00::1"], MULTICAST)
+        self.assertEqual(send.destination, SOURCE6)
+        self.assertEqual(self.xaddrs(send), [
+            "http://[2001:db8::1]:8080/onvif/device_service",
+            "https://[2001:db8::1]:8443/onvif/device_service",
+            "http://[fd00::1]:8080/onvif/device_service",
+            "https://[fd00::1]:8443/onvif/device_service"])
+
+    def test_link_local_xaddr_carries_the_zone(self):
+        (send,) = make().receive(resolve(ENDPOINT), SOURCE6, ["fe80::1%eth0"], UNICAST)
+        self.assertEqual(self.xaddrs(send)[0], "http://[fe80::1%25eth0]:8080/onvif/device_service")
+        hello = body_of(parse(make().hello(["fe80::1%eth0"]).data))
+        self.assertEqual(hello.findtext(D, "XAddrs").split()[0],
+                         "http://[fe80::1%25eth0]:8080/onvif/device_service")
+
+    def test_an_interface_without_served_addresses_is_not_answered(self):
+        d = make()
+        ldap = scopes_probe("ldap:///ou=x", D + "/ldap")
+        for data, multicast in ((probe(), MULTICAST), (probe(), UNICAST),
+                                (resolve(ENDPOINT), UNICAST), (ldap, UNICAST)):
+            self.assertEqual(d.receive(data, SOURCE6, [], multicast), [])
+        self.assertEqual(d.stats["ignored"], 4)
+        self.assertEqual(d.stats["replied"], 0)
+
+    def test_matching_is_the_same_over_ipv6(self):
+        d = make()
+        hosts = ["2001:db8::1"]
+        self.assertEqual(len(d.receive(scopes_probe("onvif://www.onvif.org/hardware"), SOURCE6,
+                                       hosts, MULTICAST)), 1)
+        self.assertEqual(d.receive(scopes_probe("onvif://www.onvif.org/hardware/D1"), SOURCE6,
+                                   hosts, MULTICAST), [])
+        nvt = '<d:Probe><d:Types xmlns:dn="%s">dn:NetworkVideoTransmitter</d:Types></d:Probe>'
+        self.assertEqual(d.receive(probe(nvt % NVT), SOURCE6, hosts, MULTICAST), [])
+        (fault,) = d.receive(scopes_probe("ldap:///ou=x", D + "/ldap"), SOURCE6, hosts, UNICAST)
+        self.assertEqual((fault.destination, header_text(parse(fault.data), "Action")),
+                         (SOURCE6, D + "/fault"))
 
 
 class UriTest(unittest.TestCase):

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from agent import compat, discovery_net
 from tests.agentproc import ROOT, AgentProcess
 
 TAG = "%05d" % (os.getpid() % 100000)
@@ -110,12 +111,13 @@ def client(mode, ns=NS_CLIENT, **args):
 
 
 class Listener:
-    """Records the multicast datagrams that reach the client namespace, over IPv4 or IPv6."""
+    """Records the multicast datagrams that reach a namespace: over IPv4 on the client's
+    address, or over IPv6 on `interface`."""
 
-    def __init__(self, seconds, family=4):
-        where = {"interface_address": CLIENT_IP} if family == 4 else {"interface": CLIENT_IF}
+    def __init__(self, seconds, ns=NS_CLIENT, interface=None):
+        where = {"interface_address": CLIENT_IP} if interface is None else {"interface": interface}
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", NS_CLIENT, sys.executable, CLIENT, "listen",
+            ["ip", "netns", "exec", ns, sys.executable, CLIENT, "listen",
              json.dumps(dict(where, seconds=seconds))],
             stdout=subprocess.PIPE, text=True)
         assert json.loads(self.proc.stdout.readline()) == {"ready": True}
@@ -266,7 +268,7 @@ def test_ipv6_probe_gets_the_interface_addresses_and_they_serve(netns, agent):
 
 def test_ipv6_hello_and_bye(netns, tmp_path):
     need_ipv6(netns)
-    listener = Listener(seconds=8, family=6)
+    listener = Listener(seconds=8, interface=CLIENT_IF)
     proc = start_agent(tmp_path)
     time.sleep(1.5)
     status, _ = proc.stop()
@@ -298,3 +300,44 @@ def test_link_local_only_link_gets_the_link_local_address_with_our_zone(netns, a
     assert match and match.group(2) == AGENT_LINK_IF, xaddr
     ours = xaddr.replace("%25" + AGENT_LINK_IF, "%25" + LINK_IF)
     assert clock_answers(agent, ours, ns=NS_LINK, library="urllib3")
+
+
+def test_new_ipv6_address_is_announced_at_the_recheck(netns, agent):
+    need_ipv6(netns)
+    listener = Listener(seconds=discovery_net.RECHECK_MS / 1000 + 3, ns=NS_LINK, interface=LINK_IF)
+    ip("-n", NS_AGENT, "addr", "add", "fd00:231:8::1/64", "dev", AGENT_LINK_IF, "nodad")
+    try:
+        heard = listener.heard()
+    finally:  # the link-local-only link must stay so for the other tests
+        ip("-n", NS_AGENT, "addr", "del", "fd00:231:8::1/64", "dev", AGENT_LINK_IF)
+    hellos = [h for h in actions(heard, "Hello") if url("[fd00:231:8::1]", agent.port) in h]
+    assert hellos, heard
+    assert "%25" not in hellos[0]  # the link has a routable address now: no link-local one
+
+
+# -- the IPv6 transport's pieces, without namespaces -------------------------------------------
+
+def test_if_inet6_lists_the_usable_addresses():
+    text = ("fe80000000000000000000000000abcd 02 40 20 80     eth0\n"
+            "20010db8000000000000000000000001 02 40 00 80     eth0\n"
+            "20010db8000000000000000000000002 02 40 00 c0     eth0\n"  # tentative: DAD running
+            "20010db8000000000000000000000003 02 40 00 88     eth0\n"  # DAD failed
+            "00000000000000000000000000000001 01 80 10 80       lo\n")
+    assert compat.parse_if_inet6(text) == [("fe80::abcd", "eth0"), ("2001:db8::1", "eth0"),
+                                           ("::1", "lo")]
+
+
+def test_ipv6_links_are_the_interfaces_with_a_served_address(monkeypatch):
+    indexes = {"lo": 1, "eth0": 2, "wlan0": 3, "eth1": 4}
+
+    def index(name):
+        if name not in indexes:
+            raise OSError("no such interface")  # went away since it was listed
+        return indexes[name]
+    monkeypatch.setattr(discovery_net.socket, "if_nametoindex", index)
+    table = [("fe80::1", "eth0"), ("2001:db8::1", "eth0"), ("fe80::2", "wlan0"),
+             ("fe80::3", "eth1"), ("2001:db8:2::1", "eth1"), ("fe80::4", "eth9"), ("::1", "lo")]
+    family = discovery_net._IPv6(lambda: table)
+    served = ["192.0.2.1", "fe80::1%eth0", "2001:DB8:0::1", "fe80::2%wlan0", "fe80::4%eth9", "::1"]
+    assert family.find_links(served) == {2: ["2001:db8::1"], 3: ["fe80::2%wlan0"], 1: ["::1"]}
+    assert family.find_links(["192.0.2.1"]) == {}
