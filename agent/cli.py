@@ -12,7 +12,8 @@ from . import __version__, compat, log
 from .app import build_app
 from .board import DEFAULT_BOARD, load_board
 from .device import Device
-from .errors import ConfigError
+from .deviceio import DeviceIO
+from .errors import AgentError, ConfigError
 from .loop import Loop
 from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
@@ -24,8 +25,11 @@ from .users import Users, write_initial_password
 USAGE = """usage: onvif-agent [--board NAME|PATH] [--state-dir DIR] [--bind ADDR]
                    [--http-port N] [--https-port N|off] [--tls-cert FILE --tls-key FILE]
                    [--discovery-port N|off] [--log-level debug|info|warning|error]
+       onvif-agent sim input TOKEN closed|open [--state-dir DIR]
+       onvif-agent sim state [--state-dir DIR]
 
-IEC 60839-11-31 / ONVIF device agent.
+IEC 60839-11-31 / ONVIF device agent. `sim` drives the desktop simulator's inputs while the
+agent runs, and shows every contact.
 
   --board NAME|PATH   board definition: a name from boards/ or a file (default: desktop)
   --state-dir DIR     where settings persist (default: $XDG_STATE_HOME/onvif-agent,
@@ -85,6 +89,9 @@ def default_state_dir():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        from hal.sim import control_main  # the desktop simulator's client (CPython)
+        return control_main(argv[1:])
     try:
         options = parse_args(argv)
         if "h" in options:
@@ -119,7 +126,7 @@ def main(argv=None):
         return 2
     port = options.get("http-port", 80 if compat.is_root() else 8080)
     return serve(device, options.get("bind"), port, https_port, tls_context, cert,
-                 options.get("discovery-port", PORT))
+                 options.get("discovery-port", PORT), state_dir)
 
 
 def https_context(options, state_dir):
@@ -205,9 +212,40 @@ def start_discovery(loop, device, addresses, port):
     return service
 
 
+def open_io(loop, device, state_dir):
+    """The board's hardware behind DeviceIO, started: relays inactive, inputs watched."""
+    from hal import open_hal
+    hal = open_hal(device.board, loop, state_dir)
+    device.io = DeviceIO(hal, device.settings, loop, device.bus)
+    try:
+        device.io.start()
+    except Exception:
+        device.io.close()
+        raise
+
+
+def print_io(device):
+    """What a user attaches to: the serial ports' devices, the simulator's control command."""
+    hal = device.io.hal
+    for port in device.io.serial_ports:
+        print("serial port %s: %s" % (port.token, getattr(port, "path", port.spec["device"])))
+    control = getattr(hal, "control_path", None)
+    if control:
+        print("sim control: %s (onvif-agent sim input TOKEN closed|open, onvif-agent sim state;"
+              " --state-dir as given here)" % control)
+    for line in hal.unsupported:
+        print("board cannot: " + line)
+
+
 def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
-          discovery_port=PORT):
+          discovery_port=PORT, state_dir=None):
     loop = Loop()
+    try:
+        open_io(loop, device, state_dir)
+    except AgentError as exc:
+        sys.stderr.write("onvif-agent: error: board %s: %s\n" % (device.board["name"], exc))
+        loop.close()
+        return 2
     app = build_app(device)
     servers = [HttpServer(loop, app, bind=bind or "0.0.0.0", port=port)]
     if tls_context is not None:
@@ -221,6 +259,7 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
                              % (server.bind, server.port, exc.args[-1] if exc.args else exc))
             for started in servers:
                 started.close()
+            device.io.close()
             loop.close()
             return 2
     # What the device reports of its transports (GetNetworkProtocols, capabilities).
@@ -239,6 +278,7 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
         print("https certificate: %s" % cert)  # for clients to trust or pin
     if discovery is not None:
         print("ws-discovery: udp port %d" % discovery.port)
+    print_io(device)
     # HTTPS first: the URL a client should prefer (tests/agentproc.py reads up to the http one).
     for server in reversed(servers):
         for host in hosts:
@@ -251,6 +291,7 @@ def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
             discovery.stop()  # Bye before leaving (checklist 7)
         for server in servers + twins:
             server.close()
+        device.io.close()
         loop.close()
         log.info("stopped")
     return 0

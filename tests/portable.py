@@ -55,4 +55,8 @@ CPYTHON_ONLY = (
     "test_hal_usbrelay",
     "test_hal_sim",
     "test_sim_control",
+    "test_hal_serialport",
+    "test_hal_pi",
+    "test_hal_beaglebone",
+    "test_deviceio_e2e",
 )

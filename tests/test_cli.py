@@ -95,3 +95,19 @@ def test_bad_scopes_in_a_board_file(tmp_path):
     board = tmp_path / "scoped.json"
     board.write_text(json.dumps({"name": "x", "hal": "sim", "scopes": ["not a uri"]}))
     assert_one_line_error(run("--state-dir", str(tmp_path), "--board", str(board)))
+
+
+def test_hardware_that_cannot_be_opened_is_one_line(tmp_path):
+    """A USB relay board that is not plugged in: the agent says so and exits 2."""
+    board = tmp_path / "relays.json"
+    board.write_text(json.dumps({"name": "relays", "hal": "usbrelay",
+                                 "device": str(tmp_path / "ttyUSB9"),
+                                 "relays": [{"token": "R1", "channel": 1}]}))
+    assert_one_line_error(run("--state-dir", str(tmp_path), "--bind", "127.0.0.1",
+                              "--http-port", "0", "--https-port", "off", "--discovery-port", "off",
+                              "--board", str(board)), "board relays", "ttyUSB9")
+
+
+def test_sim_command_without_a_running_agent(tmp_path):
+    result = run("sim", "state", "--state-dir", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -104,7 +104,7 @@ def test_zeep_fault_for_an_unimplemented_operation(agent, transport):
 def test_zeep_other_services_capabilities(agent, transport):
     deviceio = zeep_service("deviceio", DEVICEIO_BINDING, url(agent, "deviceio_service"),
                             transport=transport).service
-    assert deviceio.GetServiceCapabilities().RelayOutputs == 0
+    assert deviceio.GetServiceCapabilities().RelayOutputs == 2  # the desktop board's R1, R2
     events = zeep_service("event", EVENT_BINDING, url(agent, "event_service"),
                           transport=transport).service
     assert events.GetServiceCapabilities().MaxPullPoints == 0
