@@ -6,17 +6,23 @@ automatic link-local ones). A third namespace is joined to the agent's by a seco
 link-local IPv6 only: the one case where XAddrs name a link-local address.
 """
 
+import errno
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from agent import compat, discovery_net
+from agent import cli, compat, discovery_net
+from agent.discovery import Discovery
+from agent.loop import Loop
+from agent.server import HttpServer
 from tests.agentproc import ROOT, AgentProcess
 
 TAG = "%05d" % (os.getpid() % 100000)
@@ -341,3 +347,38 @@ def test_ipv6_links_are_the_interfaces_with_a_served_address(monkeypatch):
     served = ["192.0.2.1", "fe80::1%eth0", "2001:DB8:0::1", "fe80::2%wlan0", "fe80::4%eth9", "::1"]
     assert family.find_links(served) == {2: ["2001:db8::1"], 3: ["fe80::2%wlan0"], 1: ["::1"]}
     assert family.find_links(["192.0.2.1"]) == {}
+
+
+def test_a_machine_without_ipv6_serves_ipv4_alone(monkeypatch):
+    """A kernel without IPv6 refuses AF_INET6 sockets: the default's IPv6 HTTP listener and the
+    IPv6 discovery socket are left out, with a warning, and IPv4 carries on (loopback only)."""
+    make_socket = socket.socket
+
+    def without_ipv6(family=socket.AF_INET, *args, **kwargs):
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return make_socket(family, *args, **kwargs)
+    monkeypatch.setattr(socket, "socket", without_ipv6)
+    loop = Loop()
+    server = HttpServer(loop, None, bind="127.0.0.1", port=0)
+    server.start()
+    assert cli.ipv6_twins(loop, [server]) == []
+    discovery = Discovery(endpoint="urn:uuid:0f3c8a52-1d2e-4b6f-9a7c-1234567890ab",
+                          scopes=lambda: [], xaddrs=lambda hosts: [], instance_id=1,
+                          metadata_version=lambda: 1, rand=lambda n: 0, clock=lambda: 0)
+
+    def service(served):
+        return discovery_net.DiscoveryService(
+            loop, discovery, SimpleNamespace(mode="Discoverable", on_change=[]),
+            rand=lambda n: 0, addresses=lambda: served, port=0,
+            interfaces6=lambda: [("::1", "lo")])
+    both = service(["127.0.0.1", "::1"])
+    both.start()
+    try:
+        assert [family.name for family in both.families if family.sock is not None] == ["IPv4"]
+        with pytest.raises(OSError):  # nothing it could listen on: the CLI says discovery is off
+            service(["::1"]).start()
+    finally:
+        both.stop()
+        server.close()
+        loop.close()
