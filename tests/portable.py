@@ -32,6 +32,7 @@ PORTABLE = (
     "test_deviceio_service",
     "test_hal_micropython",
     "test_board",
+    "test_datetimes",
 )
 
 CPYTHON_ONLY = (

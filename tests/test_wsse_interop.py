@@ -16,8 +16,9 @@ from lxml import etree
 from onvif.client import UsernameDigestTokenDtDiff
 from zeep.wsse.username import UsernameToken
 
+from agent.datetimes import parse_datetime
 from agent.soap import SoapFault, read_envelope
-from agent.wsse import PASSWORD_DIGEST, WSSE, WSU, UsernameTokenVerifier, parse_created
+from agent.wsse import PASSWORD_DIGEST, WSSE, WSU, UsernameTokenVerifier
 from tests.clients import DEVICE_BINDING, zeep_service
 
 USERS = {"admin": "s3cret"}
@@ -155,8 +156,8 @@ def test_parse_created_agrees_with_datetime():
         try:
             moment = dt.datetime(*fields, tzinfo=dt.timezone(dt.timedelta(minutes=minutes)))
         except ValueError:
-            assert parse_created(text) is None, text
+            assert parse_datetime(text) is None, text
             continue
-        assert parse_created(text) == (moment - epoch) // dt.timedelta(seconds=1), text
+        assert parse_datetime(text) == (moment - epoch) // dt.timedelta(seconds=1), text
         checked += 1
     assert checked > 10000
