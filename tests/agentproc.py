@@ -18,14 +18,15 @@ class AgentProcess:
     HTTPS listens on a free port too: `https_url` and `https_port`, or None when it is off (the
     agent prints its https URLs before the http ones). WS-Discovery runs on a free UDP port,
     `discovery_port`, and on loopback only, so no test ever multicasts beyond this machine; a
-    test gives other options (and `prefix`, e.g. `ip netns exec NS`) where it needs otherwise.
+    test gives other options (and `prefix`, e.g. `ip netns exec NS`) where it needs otherwise;
+    `bind=None` leaves the agent on its default addresses (every interface, both IP versions).
     """
 
     def __init__(self, state_dir, *args, env=None, bind="127.0.0.1", prefix=()):
         self.proc = subprocess.Popen(
-            list(prefix) + [sys.executable, "-m", "agent", "--bind", bind, "--http-port", "0",
-                            "--https-port", "0", "--discovery-port", "0",
-                            "--state-dir", str(state_dir)] + list(args),
+            list(prefix) + [sys.executable, "-m", "agent"] + (["--bind", bind] if bind else []) +
+            ["--http-port", "0", "--https-port", "0", "--discovery-port", "0",
+             "--state-dir", str(state_dir)] + list(args),
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=dict(os.environ, **(env or {})))
         self.banner = []

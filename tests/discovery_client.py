@@ -21,13 +21,9 @@
   ("[fe80::1%25eth0]"), urllib3 can.
 It runs as a separate process so the test's own process never joins a multicast group outside
 the namespaces the test made.
-
-`python tests/discovery_client.py without-bind COMMAND...` runs COMMAND less its `--bind ADDR`:
-tests/agentproc.py always passes one, and the agent's default (both IP versions) is under test.
 """
 
 import json
-import os
 import pathlib
 import socket
 import sys
@@ -147,10 +143,6 @@ def soap(args):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "without-bind":
-        command = sys.argv[2:]
-        at = command.index("--bind")
-        os.execv(command[0], command[:at] + command[at + 2:])
     mode, raw = sys.argv[1], json.loads(sys.argv[2])
     modes = {"probe": probe, "send": send, "listen": listen, "soap": soap}
     print(json.dumps(modes[mode](raw)), flush=True)

@@ -139,12 +139,9 @@ def actions(datagrams, action):
 
 def start_agent(tmp_path, bind=None, **options):
     """The agent in its namespace on port 3702; with bind None, on its default addresses (both
-    IP versions): AgentProcess always passes a --bind, which discovery_client.py then drops."""
-    prefix = ("ip", "netns", "exec", NS_AGENT)
-    if bind is None:
-        prefix += (sys.executable, CLIENT, "without-bind")
-    return AgentProcess(tmp_path, "--discovery-port", "3702", bind=bind or "0.0.0.0",
-                        prefix=prefix, **options)
+    IP versions)."""
+    return AgentProcess(tmp_path, "--discovery-port", "3702", bind=bind,
+                        prefix=("ip", "netns", "exec", NS_AGENT), **options)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ UNICAST = False
 
 
 def reply(d, data, multicast=UNICAST):
-    (send,) = d.receive(data, SOURCE, LOCAL, multicast)
+    (send,) = d.receive(data, SOURCE, [LOCAL], multicast)
     return send.data
 
 
@@ -41,7 +41,7 @@ def test_resolve_matches_validate(d):
 
 
 def test_hello_and_bye_validate(d):
-    assert body_child(validate_envelope(d.hello(LOCAL).data)).tag == "{%s}Hello" % D
+    assert body_child(validate_envelope(d.hello([LOCAL]).data)).tag == "{%s}Hello" % D
     assert body_child(validate_envelope(d.bye().data)).tag == "{%s}Bye" % D
 
 
@@ -57,7 +57,7 @@ def test_no_scopes_and_no_xaddrs_still_validate():
     d = make(scopes=lambda: [], xaddrs=lambda local: [])
     validate_envelope(reply(d, resolve(ENDPOINT)))
     validate_envelope(reply(d, scopes_probe("")))
-    validate_envelope(d.hello(LOCAL).data)
+    validate_envelope(d.hello([LOCAL]).data)
 
 
 def test_wsdiscovery_parses_our_probe_matches(d):
@@ -77,7 +77,7 @@ def test_wsdiscovery_parses_our_resolve_matches_hello_and_bye(d):
     env = parseSOAPMessage(reply(d, resolve_env), SOURCE[0])
     assert env.getAction() == D + "/ResolveMatches"
     assert env.getProbeResolveMatches()[0].getEPR() == ENDPOINT
-    hello = parseSOAPMessage(d.hello(LOCAL).data, LOCAL)
+    hello = parseSOAPMessage(d.hello([LOCAL]).data, LOCAL)
     assert hello.getAction() == D + "/Hello" and hello.getEPR() == ENDPOINT
     bye = parseSOAPMessage(d.bye().data, LOCAL)
     assert bye.getAction() == D + "/Bye" and bye.getEPR() == ENDPOINT
@@ -93,7 +93,7 @@ def test_wsdiscovery_parses_our_resolve_matches_hello_and_bye(d):
 ])
 def test_probes_built_by_wsdiscovery(d, types, scopes, answered):
     data = wsd_probe(types, scopes)
-    sends = d.receive(data, SOURCE, LOCAL, True)
+    sends = d.receive(data, SOURCE, [LOCAL], True)
     assert len(sends) == (1 if answered else 0), data
     if answered:
         root = validate_envelope(sends[0].data)
