@@ -16,7 +16,7 @@ from .errors import RemoteProtocolError
 from .replies import Deferred, fault_reply, soap_reply, text_reply
 from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
-from .services.events import EventService
+from .services.events import EventService, SubscriptionManager
 from .soap import SoapFault, read_envelope, sender
 from .wsse import WSSE, UsernameTokenVerifier
 
@@ -46,6 +46,7 @@ class RequestContext:
         self.envelope = envelope
         self.request = request
         self.user = None  # the authenticated user name, set by the access policy
+        self.resource = None  # the rest of the path under a prefix service (a subscription id)
 
     def url(self, path):
         return self.scheme + "://" + self.host + path
@@ -56,8 +57,12 @@ class App:
 
     def __init__(self, services, *, policy, limits=None):
         self.by_path = {}
+        self.prefixes = []  # services answering every path under theirs (subscriptions)
         for service in services:
-            self.by_path[service.path] = service
+            if getattr(service, "prefix", False):
+                self.prefixes.append(service)
+            else:
+                self.by_path[service.path] = service
         self.policy = policy
         self.limits = limits or {}
 
@@ -65,6 +70,10 @@ class App:
         """A Reply, or a Deferred one (agent.session waits for it)."""
         path = request.target.split("?", 1)[0]
         service = self.by_path.get(path)
+        if service is None:
+            for candidate in self.prefixes:
+                if path.startswith(candidate.path) and len(path) > len(candidate.path):
+                    service, ctx.resource = candidate, path[len(candidate.path):]
         if service is None:
             return text_reply(404, "Not Found\n")
         if request.method != "POST":
@@ -111,10 +120,11 @@ class App:
         if handler is None:
             raise SoapFault("Receiver", "ActionNotSupported")
         write_body = handler(body, ctx)
+        header = service.response_header(body, ctx)
         if isinstance(write_body, Deferred):
-            write_body.declare = service.declare
+            write_body.declare, write_body.header = service.declare, header
             return write_body
-        return soap_reply(write_body, service.declare)
+        return soap_reply(write_body, service.declare, header)
 
 
 # HTTP Digest realm (RFC 7616 3.3): names the protection space; clients show it to the user.
@@ -124,7 +134,9 @@ REALM = "onvif-agent"
 def build_app(device, clock=utc_seconds, policy=None):
     """The services of this device, wired together behind the access policy."""
     others = (DeviceIOService(device), EventService(device))
-    return App((DeviceService(device, others),) + others,
+    # The subscription manager answers at each subscription's own address and is announced by
+    # the subscribe responses, not by GetServices.
+    return App((DeviceService(device, others),) + others + (SubscriptionManager(device),),
                policy=policy or default_policy(device, clock))
 
 

@@ -156,6 +156,7 @@ BOARD_FIELDS = (
     ("hardware_id", text, ABSENT),
     ("scopes", list_of(text, empty_ok=True), ()),  # agent.scopes checks each URI
     ("allow_password_text", boolean, False),
+    ("allow_local_consumers", boolean, False),  # push Notify to loopback/link-local (issue 7)
 )
 
 RELAY_FIELDS = (

@@ -71,6 +71,11 @@ class EventBus:
         self._deliver(message)
         return message
 
+    def initialized(self, message):
+        """A live instance's state as an Initialized message of now (10.5: on subscribing and on
+        SetSynchronizationPoint)."""
+        return Message(message.topic, self.clock(), "Initialized", message.source, message.data)
+
     def instances(self):
         """Latest message of every live property instance, in the order they appeared."""
         return [self._instances[key] for key in self._order]

@@ -18,7 +18,9 @@ from .loop import Loop
 from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
 from .discovery_net import DiscoveryService
+from .notify import NotifySender
 from .services.device import DeviceService
+from .services.events import enable_push
 from .settings import Settings
 from .users import Users, write_initial_password
 
@@ -120,12 +122,17 @@ def main(argv=None):
         tls_context, cert = None, None
         if https_port != "off":
             tls_context, cert = https_context(options, state_dir)
-        device = Device(board, settings, hostname=compat.hostname, users=users)
+        loop = Loop()
+        device = Device(board, settings, hostname=compat.hostname, users=users, loop=loop)
+        # Push subscriptions (checklist 10.3); Notify consumers on loopback, link-local or
+        # multicast addresses only where the board file allows them (the SSRF guard).
+        enable_push(device, NotifySender(loop, allow_local=board.get(
+            "allow_local_consumers") is True))
     except ConfigError as exc:
         sys.stderr.write("onvif-agent: error: %s\n" % exc)
         return 2
     port = options.get("http-port", 80 if compat.is_root() else 8080)
-    return serve(device, options.get("bind"), port, https_port, tls_context, cert,
+    return serve(loop, device, options.get("bind"), port, https_port, tls_context, cert,
                  options.get("discovery-port", PORT), state_dir)
 
 
@@ -237,9 +244,8 @@ def print_io(device):
         print("board cannot: " + line)
 
 
-def serve(device, bind, port, https_port=None, tls_context=None, cert=None,
+def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None,
           discovery_port=PORT, state_dir=None):
-    loop = Loop()
     try:
         open_io(loop, device, state_dir)
     except AgentError as exc:

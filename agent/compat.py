@@ -123,6 +123,17 @@ WOULD_BLOCK = (errno.EAGAIN, getattr(errno, "EWOULDBLOCK", errno.EAGAIN))
 IN_PROGRESS = (errno.EINPROGRESS, getattr(errno, "EALREADY", errno.EINPROGRESS))
 
 
+try:
+    import _thread
+
+    def start_thread(function):
+        """Run `function()` in a new thread: it must not keep the process alive, nor touch agent
+        state (it hands results to the loop with call_soon_threadsafe)."""
+        _thread.start_new_thread(function, ())
+except ImportError:  # a runtime without threads
+    start_thread = None
+
+
 def socketpair():
     """A connected pair of sockets to wake the loop from another thread, or None."""
     try:

@@ -5,7 +5,9 @@ from hal.base import Hal
 from .bus import EventBus
 from .compat import utc_seconds
 from .deviceio import DeviceIO
+from .loop import Loop
 from .scopes import Scopes
+from .subscriptions import Subscriptions
 from .users import Users
 
 
@@ -17,13 +19,17 @@ class Device:
     the operating system's, tests pass fixed ones. `users` is the agent.users.Users database
     (an empty in-memory one when not given). `io` is the agent.deviceio.DeviceIO over the
     board's HAL and `bus` the event bus it publishes to (the CLI makes both; without them the
-    device has no I/O).
+    device has no I/O). `loop` runs the subscriptions' timers (a private one when not given).
     """
 
     def __init__(self, board, settings, *, hostname=None, clock=utc_seconds, users=None,
-                 io=None, bus=None):
+                 io=None, bus=None, loop=None):
         self.board = board
         self.bus = EventBus(clock) if bus is None else bus
+        # Event subscriptions (issue 7) on the agent's loop; `notify` is the push sender
+        # (agent.notify.NotifySender), None where push subscriptions are not offered.
+        self.subscriptions = Subscriptions(loop or Loop(), self.bus, clock)
+        self.notify = None
         self.io = DeviceIO(Hal(board, None), settings, None, self.bus) if io is None else io
         self.settings = settings
         self.users = Users() if users is None else users

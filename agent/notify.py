@@ -169,8 +169,8 @@ def address_refusal(address):
 
 def can_resolve_names():
     """Whether this runtime can resolve host names without blocking the loop: it has sockets
-    and `compat.start_thread` (None, or absent, where the runtime has no threads)."""
-    return socket is not None and getattr(compat, "start_thread", None) is not None
+    and `compat.start_thread` (None where the runtime has no threads)."""
+    return socket is not None and compat.start_thread is not None
 
 
 def parse_consumer(url, allow_local=False, names=None):

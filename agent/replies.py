@@ -1,6 +1,6 @@
 """What the application answers: a Reply streamed at once, or a Deferred one settled later."""
 
-from .soap import TER, write_envelope, write_fault, write_upgrade
+from .soap import TER, SoapFault, write_envelope, write_fault, write_upgrade
 from .xmlwrite import XmlWriter
 
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
@@ -45,15 +45,26 @@ class Deferred:
     def __init__(self, on_cancel=None):
         self.on_cancel = on_cancel
         self.declare = ()     # set by App.dispatch: the service's namespaces
-        self.reply = None
+        self.header = None    # and its response header writer, if it has one
         self.settled = False  # resolved, failed or cancelled
+        self._result = None   # the body writer or the SoapFault, once settled
         self._waiter = None
 
+    @property
+    def reply(self):
+        """The Reply, once there is one. Built when asked for: a handler may resolve before
+        it returns, before App.dispatch has set `declare` and `header`."""
+        if self._result is None:
+            return None
+        if isinstance(self._result, SoapFault):
+            return fault_reply(self._result)
+        return soap_reply(self._result, self.declare, self.header)
+
     def resolve(self, write_body):
-        self._settle(soap_reply(write_body, self.declare))
+        self._settle(write_body)
 
     def fail(self, fault):
-        self._settle(fault_reply(fault))
+        self._settle(fault)
 
     def cancel(self):
         if not self.settled:
@@ -64,13 +75,13 @@ class Deferred:
     def when_settled(self, waiter):
         """`waiter(reply)` once the reply exists (at once if it already does)."""
         self._waiter = waiter
-        if self.reply is not None:
+        if self._result is not None:
             waiter(self.reply)
 
-    def _settle(self, reply):
+    def _settle(self, result):
         if self.settled:
             return  # already answered, or the client is gone
         self.settled = True
-        self.reply = reply
+        self._result = result
         if self._waiter is not None:
-            self._waiter(reply)
+            self._waiter(self.reply)

@@ -23,6 +23,7 @@ PREFIXES = {
     "http://docs.oasis-open.org/wsn/t-1": "wstop",
     "http://docs.oasis-open.org/wsrf/bf-2": "wsrf-bf",
     "http://docs.oasis-open.org/wsrf/r-2": "wsrf-r",
+    "http://www.w3.org/2001/XMLSchema": "xs",
     "http://schemas.xmlsoap.org/ws/2005/04/discovery": "d",
     "http://schemas.xmlsoap.org/ws/2004/08/addressing": "wsadis",
     "http://www.w3.org/XML/1998/namespace": "xml",

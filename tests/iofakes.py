@@ -9,6 +9,8 @@ from agent.settings import Settings
 from hal.base import DigitalInput, Hal, HalError, RelayOutput, SerialPort
 from tests.hal_conformance import FakeClock
 
+EPOCH = 1700000000  # the device's UTC time when the fake loop clock starts
+
 BOARD = {
     "name": "door-1", "hal": "sim",
     "relays": [{"token": "R1"}, {"token": "R2", "idle_state": "closed", "mode": "Monostable",
@@ -87,13 +89,17 @@ def make_device(board=BOARD, settings=None):
     """(device, hal, loop, clock, bus messages) with DeviceIO started on a fake clock."""
     clock = FakeClock()
     loop = Loop(clock=clock)
-    bus = EventBus(lambda: 1700000000)
+
+    def utc():  # the device's UTC clock moves with the loop's fake one
+        return EPOCH + (clock.now - 1000) // 1000
+    bus = EventBus(utc)
     messages = []
     bus.listen(messages.append)
     hal = FakeHal(board, loop)
     settings = settings or Settings()
     io = DeviceIO(hal, settings, loop, bus)
-    device = Device(board, settings, hostname=lambda: "door-1", io=io, bus=bus)
+    device = Device(board, settings, hostname=lambda: "door-1", clock=utc, io=io, bus=bus,
+                    loop=loop)
     io.start()
     return device, hal, loop, clock, messages
 

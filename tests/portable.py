@@ -33,6 +33,10 @@ PORTABLE = (
     "test_hal_micropython",
     "test_board",
     "test_datetimes",
+    "test_topicfilter",
+    "test_itemfilter",
+    "test_event_service",
+    "test_notify_policy",
 )
 
 CPYTHON_ONLY = (
@@ -60,4 +64,8 @@ CPYTHON_ONLY = (
     "test_hal_pi",
     "test_hal_beaglebone",
     "test_deviceio_e2e",
+    "test_filters_interop",
+    "test_notify",
+    "test_events_e2e",
+    "test_events_load",
 )

@@ -43,3 +43,10 @@ def test_deviceio_benchmark_prints_its_figures():
     assert "SetRelayOutputState request -> HAL call" in out, out
     for baud in ("9600", "115200"):
         assert "SendReceiveSerialCommand at %s baud: line time" % baud in out, out
+
+
+def test_events_benchmark_prints_its_figures():
+    out = run("bench_events.py", "--rounds", "10")
+    for figure in ("input edge -> PullMessages response", "input edge -> Notify received",
+                   "memory per pull point", "concurrent long-polls with GetSystemDateAndTime"):
+        assert figure in out, out

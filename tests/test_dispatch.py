@@ -12,7 +12,7 @@ PATHS = {"device": "/onvif/device_service", "deviceio": "/onvif/deviceio_service
          "events": "/onvif/event_service"}
 # Implemented so far: the PRE_AUTH device operations and the capabilities (issue 3),
 # GetDeviceInformation, the user operations and GetNetworkProtocols (issue 4), scopes and
-# discovery mode (issue 5), the relay operations and DeviceIO (issue 6).
+# discovery mode (issue 5), the relay operations and DeviceIO (issue 6), pull points (issue 7).
 IMPLEMENTED = {
     "device": ("GetServices", "GetServiceCapabilities", "GetCapabilities", "GetWsdlUrl",
                "GetHostname", "GetSystemDateAndTime", "GetEndpointReference",
@@ -29,7 +29,8 @@ IMPLEMENTED = {
                  "GetVideoSources", "GetAudioSources", "GetAudioOutputs", "GetVideoOutputs",
                  "GetVideoOutputConfiguration", "SetVideoOutputConfiguration",
                  "GetVideoOutputConfigurationOptions"),
-    "events": ("GetServiceCapabilities",),
+    # Subscribe answers ActionNotSupported while push is off (no sender, as here).
+    "events": ("GetServiceCapabilities", "CreatePullPointSubscription", "GetEventProperties"),
 }
 
 

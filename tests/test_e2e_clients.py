@@ -107,7 +107,7 @@ def test_zeep_other_services_capabilities(agent, transport):
     assert deviceio.GetServiceCapabilities().RelayOutputs == 2  # the desktop board's R1, R2
     events = zeep_service("event", EVENT_BINDING, url(agent, "event_service"),
                           transport=transport).service
-    assert events.GetServiceCapabilities().MaxPullPoints == 0
+    assert events.GetServiceCapabilities().MaxPullPoints == 50
 
 
 def test_onvif_zeep_async_full_connect(agent):

@@ -29,6 +29,10 @@ class Service:
         """Write the service's own capabilities element (e.g. tmd:Capabilities)."""
         raise NotImplementedError
 
+    def response_header(self, body, ctx):
+        """A writer of the response's SOAP header blocks, or None (most services)."""
+        return None
+
     def GetServiceCapabilities(self, request, ctx):
         def write(w):
             w.start(self.namespace, "GetServiceCapabilitiesResponse")

@@ -1,0 +1,83 @@
+"""The one registry of this device's event topics (checklist 10.6, 10.8, 9.6): what
+GetEventProperties describes, what topic filters may name, and what the bus publishes.
+
+Topics are paths under the ONVIF topic namespace (agent.bus.TNS1). Each has its message
+description: whether it is a property, and its Source and Data items with their types.
+"""
+
+from .bus import TNS1
+
+TT = "http://www.onvif.org/ver10/schema"
+WSTOP = "http://docs.oasis-open.org/wsn/t-1"
+XS = "http://www.w3.org/2001/XMLSchema"
+TOPIC_NAMESPACE_LOCATION = "http://www.onvif.org/onvif/ver10/topics/topicns.xml"
+MESSAGE_SCHEMA_LOCATION = "http://www.onvif.org/onvif/ver10/schema/onvif.xsd"
+
+
+class Topic:
+    """A topic path, whether it is a property, and its (item name, (ns, type)) lists."""
+
+    def __init__(self, path, is_property, source=(), data=()):
+        self.path = path
+        self.is_property = is_property
+        self.source = source
+        self.data = data
+
+
+DIGITAL_INPUT = Topic("Device/Trigger/DigitalInput", True,
+                      [("InputToken", (TT, "ReferenceToken"))],
+                      [("LogicalState", (XS, "boolean"))])
+RELAY = Topic("Device/Trigger/Relay", True,
+              [("RelayToken", (TT, "ReferenceToken"))],
+              [("LogicalState", (TT, "RelayLogicalState"))])
+# Checklist 10.12: sent when a pull reads past the start of the stored buffer.
+BUFFER_BEGIN = Topic("EventBuffer/Begin", False)
+
+
+def device_topics(io, storage):
+    """The topics this device has: one per kind of I/O it has, EventBuffer/Begin with storage."""
+    topics = []
+    if io.inputs:
+        topics.append(DIGITAL_INPUT)
+    if io.relays:
+        topics.append(RELAY)
+    if storage:
+        topics.append(BUFFER_BEGIN)
+    return topics
+
+
+def write_topic_set(w, topics):
+    """wstop:TopicSet: the topic tree, each leaf marked wstop:topic with its description."""
+    w.start(WSTOP, "TopicSet")
+    opened = []
+    for topic in sorted(topics, key=lambda t: t.path):
+        parts = topic.path.split("/")
+        common = 0
+        while common < len(opened) and common < len(parts) - 1 and opened[common] == parts[common]:
+            common += 1
+        while len(opened) > common:  # MicroPython lists have no slice deletion
+            opened.pop()
+            w.end()
+        for name in parts[common:-1]:
+            w.start(TNS1, name)
+            opened.append(name)
+        w.start(TNS1, parts[-1], attrs=[((WSTOP, "topic"), True)])
+        write_description(w, topic)
+        w.end()
+    for _ in opened:
+        w.end()
+    w.end()
+
+
+def write_description(w, topic):
+    """tt:MessageDescription (checklist 10.6): Source and Data item descriptions."""
+    w.start(TT, "MessageDescription", attrs=[("IsProperty", topic.is_property)],
+            declare=[XS])
+    for group, items in (("Source", topic.source), ("Data", topic.data)):
+        if items:
+            w.start(TT, group)
+            for name, (ns, kind) in items:
+                w.leaf(TT, "SimpleItemDescription", attrs=[("Name", name),
+                                                           ("Type", w.qname(ns, kind))])
+            w.end()
+    w.end()

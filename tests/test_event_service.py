@@ -1,0 +1,258 @@
+"""The event service over the in-memory HAL (checklist 10.1, 10.5, 10.8-10.11): pull points
+with real long-polls on the loop, property semantics, filters, renewal, expiry, faults and
+WS-Addressing, every response checked against the official schemas on CPython."""
+
+import unittest
+
+from agent import log
+from agent.app import build_app
+from tests.iofakes import advance, make_device
+from tests.soapclient import InMemoryClient, envelope, http_request, parse_responses
+from tests.support import AllowAll, Quiet
+
+EVENTS = "/onvif/event_service"
+TEV = "http://www.onvif.org/ver10/events/wsdl"
+WSNT = "http://docs.oasis-open.org/wsn/b-2"
+WSA = "http://www.w3.org/2005/08/addressing"
+TT = "http://www.onvif.org/ver10/schema"
+WSNT_DECL = ' xmlns:wsnt="%s"' % WSNT
+ADDRESSING = ('<wsa:MessageID xmlns:wsa="%s">urn:uuid:1234</wsa:MessageID>' % WSA)
+
+
+def create(filter_xml="", termination="", policy=""):
+    return ("<tev:CreatePullPointSubscription%s>%s%s%s</tev:CreatePullPointSubscription>"
+            % (WSNT_DECL, "<tev:Filter>%s</tev:Filter>" % filter_xml if filter_xml else "",
+               "<tev:InitialTerminationTime>%s</tev:InitialTerminationTime>" % termination
+               if termination else "",
+               "<tev:SubscriptionPolicy>%s</tev:SubscriptionPolicy>" % policy if policy else ""))
+
+
+def pull(timeout="PT60S", limit=100):
+    return ("<tev:PullMessages><tev:Timeout>%s</tev:Timeout><tev:MessageLimit>%d"
+            "</tev:MessageLimit></tev:PullMessages>" % (timeout, limit))
+
+
+def soap_header(response, name):
+    """Texts of the response's wsa:`name` SOAP header blocks."""
+    header = response.xml.find("http://www.w3.org/2003/05/soap-envelope", "Header")
+    return [] if header is None else [e.text for e in header.findall(WSA, name)]
+
+
+def topic_filter(expression, dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet",
+                 prefixes=' xmlns:tns1="http://www.onvif.org/ver10/topics"'):
+    return ('<wsnt:TopicExpression Dialect="%s"%s>%s</wsnt:TopicExpression>'
+            % (dialect, prefixes, expression))
+
+
+class EventServiceTest(unittest.TestCase):
+    def setUp(self):
+        log.set_stream(Quiet())
+        self.device, self.hal, self.loop, self.clock, self.messages = make_device()
+        self.client = InMemoryClient(build_app(self.device, policy=AllowAll()))
+
+    def tearDown(self):
+        self.device.io.close()
+        self.loop.close()
+        log.set_stream(None)
+
+    def call(self, body, path=EVENTS, header=""):
+        return self.client.call(body, path=path, header=header)
+
+    def subscribe(self, **kw):
+        response = self.call(create(**kw))
+        self.assertEqual(response.status, 200, response.body)
+        address = response.body_child.find(TEV, "SubscriptionReference").findtext(WSA, "Address")
+        self.assertTrue(address.startswith("http://device.test:8080/onvif/subscription/"))
+        return address[len("http://device.test:8080"):]
+
+    def start_pull(self, path, body=None):
+        """Send a PullMessages and return a function collecting its answer, if any yet."""
+        client = self.client
+        client.session.receive(http_request(path, envelope(body or pull())))
+        while client.session.step():
+            pass
+
+        def answered():
+            responses = parse_responses(b"".join(client.out))
+            del client.out[:]
+            return responses
+        return answered
+
+    def notifications(self, response):
+        """(operation, topic, source value, data value) of each NotificationMessage."""
+        found = []
+        for note in response.body_child.findall(WSNT, "NotificationMessage"):
+            message = note.find(WSNT, "Message").find(TT, "Message")
+            source = message.find(TT, "Source").find(TT, "SimpleItem")
+            data = message.find(TT, "Data").find(TT, "SimpleItem")
+            found.append((message.get("PropertyOperation"), note.findtext(WSNT, "Topic").strip(),
+                          source.get("Value"), data.get("Value")))
+        return found
+
+    def pull_now(self, path, **kw):
+        answered = self.start_pull(path, pull(**kw))
+        (response,) = answered()
+        return response
+
+    # -- the pull point ------------------------------------------------------------------------
+
+    def test_a_new_pull_point_gets_every_property_as_initialized(self):
+        path = self.subscribe()
+        response = self.pull_now(path)
+        self.assertEqual(self.notifications(response), [
+            ("Initialized", "tns1:Device/Trigger/Relay", "R1", "inactive"),
+            ("Initialized", "tns1:Device/Trigger/Relay", "R2", "inactive"),
+            ("Initialized", "tns1:Device/Trigger/DigitalInput", "IN1", "false"),
+            ("Initialized", "tns1:Device/Trigger/DigitalInput", "IN2", "true")])
+        self.assertEqual(response.body_child.findtext(TEV, "CurrentTime"), "2023-11-14T22:13:20Z")
+
+    def test_a_waiting_pull_is_answered_when_an_input_changes(self):
+        path = self.subscribe()
+        self.pull_now(path)  # the Initialized set
+        answered = self.start_pull(path)
+        advance(self.loop, self.clock, 5000)
+        self.assertEqual(answered(), [], "nothing happened: still waiting")
+        self.hal.inputs[0].set(True)
+        (response,) = answered()
+        self.assertEqual(self.notifications(response),
+                         [("Changed", "tns1:Device/Trigger/DigitalInput", "IN1", "true")])
+
+    def test_a_pull_with_nothing_to_say_ends_at_its_timeout(self):
+        path = self.subscribe()
+        self.pull_now(path)
+        answered = self.start_pull(path, pull("PT2S"))
+        advance(self.loop, self.clock, 1900)
+        self.assertEqual(answered(), [])
+        advance(self.loop, self.clock, 200)
+        (response,) = answered()
+        self.assertEqual((response.status, self.notifications(response)), (200, []))
+
+    def test_message_limit_and_the_rest_kept(self):
+        path = self.subscribe()
+        self.assertEqual(len(self.notifications(self.pull_now(path, limit=3))), 3)
+        self.assertEqual(len(self.notifications(self.pull_now(path, limit=3))), 1)
+
+    def test_a_second_waiting_pull_is_refused(self):
+        path = self.subscribe()
+        self.pull_now(path)
+        self.start_pull(path)
+        other = InMemoryClient(self.client.session.app)
+        response = other.call(pull(), path=path)
+        self.assertEqual(response.status, 500)
+        self.assertTrue(response.body_child.find("http://www.w3.org/2003/05/soap-envelope",
+                                                 "Detail") is not None)
+
+    def test_timeout_beyond_the_maximum(self):
+        path = self.subscribe()
+        response = self.call(pull("PT1H"), path)
+        self.assertEqual(response.fault()[0], "Sender")
+        self.assertTrue(b"PullMessagesFaultResponse" in response.body)
+        self.assertTrue(b"<tev:MaxTimeout>PT300S</tev:MaxTimeout>" in response.body)
+
+    def test_relay_pulse_is_two_changes(self):
+        path = self.subscribe(filter_xml=topic_filter("tns1:Device/Trigger/Relay"))
+        self.assertEqual(len(self.notifications(self.pull_now(path))), 2, "relays only")
+        self.device.io.set_relay_state("R2", "active")
+        advance(self.loop, self.clock, 2100)  # R2 is monostable, 2 s
+        self.assertEqual(self.notifications(self.pull_now(path)), [
+            ("Changed", "tns1:Device/Trigger/Relay", "R2", "active"),
+            ("Changed", "tns1:Device/Trigger/Relay", "R2", "inactive")])
+
+    def test_changed_only_policy_skips_initialized(self):
+        path = self.subscribe(policy="<tev:ChangedOnly/>")
+        self.hal.inputs[1].set(True)
+        self.assertEqual(self.notifications(self.pull_now(path)),
+                         [("Changed", "tns1:Device/Trigger/DigitalInput", "IN2", "false")])
+
+    def test_synchronization_point_repeats_the_initialized_set(self):
+        path = self.subscribe()
+        self.pull_now(path)
+        self.assertEqual(self.call("<tev:SetSynchronizationPoint/>", path).status, 200)
+        operations = [n[0] for n in self.notifications(self.pull_now(path))]
+        self.assertEqual(operations, ["Initialized"] * 4)
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def test_renew_and_unsubscribe(self):
+        path = self.subscribe(termination="PT60S")
+        renew = ("<wsnt:Renew%s><wsnt:TerminationTime>PT120S</wsnt:TerminationTime></wsnt:Renew>"
+                 % WSNT_DECL)
+        response = self.call(renew, path)
+        self.assertEqual(response.body_child.findtext(WSNT, "TerminationTime"),
+                         "2023-11-14T22:15:20Z")
+        absolute = renew.replace("PT120S", "2023-11-14T22:20:00Z")
+        self.assertEqual(self.call(absolute, path).body_child.findtext(WSNT, "TerminationTime"),
+                         "2023-11-14T22:20:00Z")
+        self.assertEqual(self.call("<wsnt:Unsubscribe%s/>" % WSNT_DECL, path).status, 200)
+        self.assertEqual(self.call(pull(), path).status, 500, "gone at once")
+
+    def test_an_expired_pull_point_is_destroyed(self):
+        path = self.subscribe(termination="PT10S")
+        advance(self.loop, self.clock, 10100)
+        response = self.call(pull(), path)
+        self.assertEqual(response.status, 500)
+        self.assertTrue(b"ResourceUnknownFault" in response.body)
+        self.assertEqual(self.device.subscriptions.by_id, {})
+
+    def test_unacceptable_termination_times(self):
+        for when in ("PT0S", "2000-01-01T00:00:00Z", "P30D", "tomorrow"):
+            response = self.call(create(termination=when))
+            self.assertEqual(response.status, 500, when)
+            self.assertTrue(b"UnacceptableInitialTerminationTimeFault" in response.body, when)
+
+    def test_max_pull_points(self):
+        from agent.subscriptions import MAX_PULL_POINTS
+        for _ in range(MAX_PULL_POINTS):
+            self.subscribe()
+        response = self.call(create())
+        self.assertEqual(response.status, 500)
+        self.assertTrue(b"SubscribeCreationFailedFault" in response.body)
+
+    def test_addresses_are_unguessable_and_unknown_ones_refused(self):
+        first, second = self.subscribe(), self.subscribe()
+        self.assertTrue(first != second and len(first.rsplit("/", 1)[1]) == 32)
+        response = self.call(pull(), "/onvif/subscription/" + "0" * 32)
+        self.assertTrue(b"ResourceUnknownFault" in response.body)
+
+    # -- properties, filters, addressing ---------------------------------------------------------
+
+    def test_event_properties_list_the_topics_and_dialects(self):
+        response = self.call("<tev:GetEventProperties/>")
+        self.assertEqual(response.status, 200)
+        for text in (b"DigitalInput", b"Relay", b"ConcreteSet", b"messageContentFilter/ItemFilter",
+                     b'IsProperty="true"'):
+            self.assertTrue(text in response.body, text)
+
+    def test_bad_filters(self):
+        for filter_xml, fault in (
+                (topic_filter("tns1:Device/Trigger/Relay", dialect="urn:nope"),
+                 b"TopicExpressionDialectUnknownFault"),
+                (topic_filter("tns1:Device/Trigger/Door"), b"TopicNotSupportedFault"),
+                (topic_filter("x:Device", prefixes=""), b"InvalidTopicExpressionFault")):
+            response = self.call(create(filter_xml=filter_xml))
+            self.assertEqual(response.status, 500)
+            self.assertTrue(fault in response.body, (fault, response.body))
+
+    def test_message_content_filter(self):
+        content = ('<wsnt:MessageContent Dialect="http://www.onvif.org/ver10/tev/'
+                   'messageContentFilter/ItemFilter">boolean(//tt:SimpleItem[@Name="InputToken" '
+                   'and @Value="IN2"])</wsnt:MessageContent>')
+        path = self.subscribe(filter_xml=content)
+        self.assertEqual([n[2] for n in self.notifications(self.pull_now(path))], ["IN2"])
+
+    def test_responses_carry_action_and_relates_to(self):
+        response = self.call(create(), header=ADDRESSING)
+        self.assertEqual(soap_header(response, "Action"),
+                         [TEV + "/EventPortType/CreatePullPointSubscriptionResponse"])
+        self.assertEqual(soap_header(response, "RelatesTo"), ["urn:uuid:1234"])
+        path = self.subscribe()
+        response = self.call(pull(timeout="PT0S"), path)  # no MessageID: tolerated
+        self.assertEqual(soap_header(response, "RelatesTo"), [])
+        self.assertEqual(soap_header(response, "Action"),
+                         [TEV + "/PullPointSubscription/PullMessagesResponse"])
+
+    def test_capabilities_are_truthful(self):
+        caps = self.call("<tev:GetServiceCapabilities/>").body_child.find(TEV, "Capabilities")
+        self.assertEqual((caps.get("WSPullPointSupport"), caps.get("MaxPullPoints"),
+                          caps.get("PersistentNotificationStorage"),
+                          caps.get("MaxNotificationProducers")), ("true", "50", "false", "0"))
