@@ -256,3 +256,82 @@ class EventServiceTest(unittest.TestCase):
         self.assertEqual((caps.get("WSPullPointSupport"), caps.get("MaxPullPoints"),
                           caps.get("PersistentNotificationStorage"),
                           caps.get("MaxNotificationProducers")), ("true", "50", "false", "0"))
+
+
+class FakeSender:
+    """agent.notify.NotifySender's face, keeping what would be posted."""
+
+    def __init__(self, allow_local=False):
+        from agent.notify import parse_consumer
+        self.parse = lambda url: parse_consumer(url, allow_local, names=False)
+        self.posts = []
+        self.forgotten = []
+
+    def post(self, consumer, body, on_result=None):
+        self.posts.append((consumer, body, on_result))
+        return True
+
+    def forget(self, consumer):
+        self.forgotten.append(consumer)
+
+
+class PushTest(unittest.TestCase):
+    def setUp(self):
+        from agent.services.events import enable_push
+        log.set_stream(Quiet())
+        self.device, self.hal, self.loop, self.clock, self.messages = make_device()
+        self.sender = FakeSender()
+        enable_push(self.device, self.sender)
+        self.client = InMemoryClient(build_app(self.device, policy=AllowAll()))
+
+    def tearDown(self):
+        self.device.io.close()
+        self.loop.close()
+        log.set_stream(None)
+
+    def subscribe(self, address="http://192.0.2.7:8123/api/webhook/x"):
+        body = ("<wsnt:Subscribe%s><wsnt:ConsumerReference><wsa:Address xmlns:wsa=\"%s\">%s"
+                "</wsa:Address></wsnt:ConsumerReference><wsnt:InitialTerminationTime>PT60S"
+                "</wsnt:InitialTerminationTime></wsnt:Subscribe>" % (WSNT_DECL, WSA, address))
+        return self.client.call(body, path=EVENTS)
+
+    def test_subscribe_sends_the_initialized_states_as_notify(self):
+        response = self.subscribe()
+        self.assertEqual(response.status, 200, response.body)
+        for name in ("SubscriptionReference", "CurrentTime", "TerminationTime"):
+            self.assertTrue(response.body_child.find(WSNT, name) is not None, name)
+        self.assertEqual(len(self.sender.posts), 4)
+        consumer, body, _ = self.sender.posts[0]
+        self.assertEqual(consumer.url, "http://192.0.2.7:8123/api/webhook/x")
+        self.assertTrue(b"<wsnt:Notify>" in body and b'PropertyOperation="Initialized"' in body)
+        self.assertTrue(b"/NotificationConsumer/Notify</wsa:Action>" in body)
+        self.hal.inputs[0].set(True)
+        self.assertTrue(b'Value="IN1"' in self.sender.posts[-1][1])
+
+    def test_local_consumers_are_refused(self):
+        for address in ("http://127.0.0.1:8123/x", "http://169.254.1.1/x", "http://[::1]/x",
+                        "http://224.0.0.1/x", "ftp://192.0.2.7/x"):
+            response = self.subscribe(address)
+            self.assertEqual(response.status, 500, address)
+            self.assertTrue(b"SubscribeCreationFailedFault" in response.body, address)
+        self.assertEqual(self.device.subscriptions.by_id, {})
+
+    def test_a_failing_consumer_ends_its_subscription(self):
+        self.subscribe()
+        (sub,) = self.device.subscriptions.by_id.values()
+        self.sender.posts[0][2](False, "ECONNREFUSED")
+        self.assertEqual(self.device.subscriptions.by_id, {})
+        self.assertEqual(self.sender.forgotten, [sub.consumer])
+
+    def test_unsubscribe_forgets_the_consumer(self):
+        address = self.subscribe().body_child.find(WSNT, "SubscriptionReference").findtext(
+            WSA, "Address")
+        path = address[len("http://device.test:8080"):]
+        response = self.client.call("<wsnt:Unsubscribe%s/>" % WSNT_DECL, path=path)
+        self.assertEqual(response.status, 200)
+        self.assertEqual(len(self.sender.forgotten), 1)
+
+    def test_capabilities_offer_push(self):
+        caps = self.client.call("<tev:GetServiceCapabilities/>", path=EVENTS).body_child.find(
+            TEV, "Capabilities")
+        self.assertEqual(caps.get("MaxNotificationProducers"), "8")
