@@ -37,6 +37,7 @@ PORTABLE = (
     "test_itemfilter",
     "test_event_service",
     "test_notify_policy",
+    "test_ringstore",
 )
 
 CPYTHON_ONLY = (
@@ -68,4 +69,5 @@ CPYTHON_ONLY = (
     "test_notify",
     "test_events_e2e",
     "test_events_load",
+    "test_ringstore_powerloss",
 )

@@ -42,6 +42,19 @@ def exists(path):
     return True
 
 
+class Lines:
+    """A log stream keeping its lines: `log.set_stream(Lines())`, then look at `lines`."""
+
+    def __init__(self):
+        self.lines = []
+
+    def write(self, line):
+        self.lines.append(line)
+
+    def has(self, text):
+        return any(text in line for line in self.lines)
+
+
 class Quiet:
     """A log stream that drops everything: `log.set_stream(Quiet())` in setUp, None in tearDown."""
 

@@ -50,3 +50,8 @@ def test_events_benchmark_prints_its_figures():
     for figure in ("input edge -> PullMessages response", "input edge -> Notify received",
                    "memory per pull point", "concurrent long-polls with GetSystemDateAndTime"):
         assert figure in out, out
+
+
+def test_ringstore_benchmark_prints_its_figures():
+    out = run("bench_ringstore.py", "--appends", "200")
+    assert "appends/s of 256-byte payloads" in out, out

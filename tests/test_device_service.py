@@ -61,7 +61,7 @@ class ServicesTest(unittest.TestCase):
                 for s in self.services(" 1 ")}
         self.assertEqual((caps[TDS].ns, caps[TDS].name), (TDS, "Capabilities"))
         self.assertEqual(caps[TMD].attrs[("", "RelayOutputs")], "0")
-        self.assertEqual(caps[TEV].attrs[("", "WSPullPointSupport")], "false")
+        self.assertEqual(caps[TEV].attrs[("", "WSPullPointSupport")], "true")
 
     def test_ipv6_host_and_bad_host_header(self):
         services = self.services("false", host="[fe80::1]:80")

@@ -20,6 +20,7 @@ from agent.notify import ConsumerRefused, NotifySender, parse_consumer
 from agent.server import HttpServer
 from agent.settings import Settings
 from tests.soapclient import envelope, http_request
+from tests.support import Lines
 
 BOUND = 5.0  # seconds any one expected outcome may take before the test counts as hung
 LIFETIME = 3 * BOUND  # a consumer's connections end by themselves then: a blocked sender fails
@@ -30,19 +31,6 @@ ERROR_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 SILENT = None  # read the request, never answer
 HANG_UP = b""  # read the request, close without an answer
-
-
-class Lines:
-    """A log stream keeping its lines."""
-
-    def __init__(self):
-        self.lines = []
-
-    def write(self, line):
-        self.lines.append(line)
-
-    def has(self, text):
-        return any(text in line for line in self.lines)
 
 
 class FakeConsumer:

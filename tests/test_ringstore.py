@@ -9,7 +9,7 @@ import unittest
 
 from agent import log
 from agent.ringstore import DATA, HEAD, RingStore
-from tests.support import Quiet, remove_tree, scratch_dir
+from tests.support import Lines, Quiet, remove_tree, scratch_dir
 
 RING = 200                  # small enough to damage every byte of it
 CAPACITY = DATA + RING
@@ -29,16 +29,6 @@ def size_of(seq):
 
 def time_of(seq):
     return 1700000000 + seq * 10
-
-
-class Lines:
-    """A log stream keeping its lines."""
-
-    def __init__(self):
-        self.lines = []
-
-    def write(self, s):
-        self.lines.append(s)
 
 
 class RingTestCase(unittest.TestCase):

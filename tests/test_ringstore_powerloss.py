@@ -16,7 +16,7 @@ import time
 from agent import log
 from agent.ringstore import DATA, HEAD, RingStore
 from tests.agentproc import ROOT
-from tests.test_ringstore import Lines
+from tests.support import Lines
 
 RING = 48 * 1024
 CAPACITY = DATA + RING
