@@ -157,6 +157,7 @@ BOARD_FIELDS = (
     ("scopes", list_of(text, empty_ok=True), ()),  # agent.scopes checks each URI
     ("allow_password_text", boolean, False),
     ("allow_local_consumers", boolean, False),  # push Notify to loopback/link-local (issue 7)
+    ("event_storage_bytes", integer(0), 65536),  # the event ring's size, 0 = off (issue 7)
 )
 
 RELAY_FIELDS = (

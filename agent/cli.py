@@ -14,6 +14,7 @@ from .board import DEFAULT_BOARD, load_board
 from .device import Device
 from .deviceio import DeviceIO
 from .errors import AgentError, ConfigError
+from .eventstore import open_event_store
 from .loop import Loop
 from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
@@ -123,7 +124,10 @@ def main(argv=None):
         if https_port != "off":
             tls_context, cert = https_context(options, state_dir)
         loop = Loop()
-        device = Device(board, settings, hostname=compat.hostname, users=users, loop=loop)
+        # Persistent notification storage (checklist 10.2) for Seek, sized by the board file.
+        store = open_event_store(state_dir + "/events.ring", board["event_storage_bytes"])
+        device = Device(board, settings, hostname=compat.hostname, users=users, loop=loop,
+                        store=store)
         # Push subscriptions (checklist 10.3); Notify consumers on loopback, link-local or
         # multicast addresses only where the board file allows them (the SSRF guard).
         enable_push(device, NotifySender(loop, allow_local=board.get(

@@ -20,15 +20,20 @@ class Device:
     (an empty in-memory one when not given). `io` is the agent.deviceio.DeviceIO over the
     board's HAL and `bus` the event bus it publishes to (the CLI makes both; without them the
     device has no I/O). `loop` runs the subscriptions' timers (a private one when not given).
+    `store` is the agent.eventstore.EventStore keeping every bus message (None: no persistent
+    notification storage, checklist 10.2).
     """
 
     def __init__(self, board, settings, *, hostname=None, clock=utc_seconds, users=None,
-                 io=None, bus=None, loop=None):
+                 io=None, bus=None, loop=None, store=None):
         self.board = board
         self.bus = EventBus(clock) if bus is None else bus
         # Event subscriptions (issue 7) on the agent's loop; `notify` is the push sender
         # (agent.notify.NotifySender), None where push subscriptions are not offered.
-        self.subscriptions = Subscriptions(loop or Loop(), self.bus, clock)
+        self.subscriptions = Subscriptions(loop or Loop(), self.bus, clock, store)
+        self.store = store
+        if store is not None:
+            self.bus.listen(store.record)
         self.notify = None
         self.io = DeviceIO(Hal(board, None), settings, None, self.bus) if io is None else io
         self.settings = settings

@@ -4,7 +4,9 @@ push subscriptions, fed by the event bus, timed by the loop.
 Every subscription has an unguessable address that is never reused, a filter, a bounded queue
 (the oldest message is dropped, counted and logged when a client stops reading) and a
 termination time; a loop timer destroys it when that passes. A pull point holds at most one
-waiting PullMessages, answered as soon as a message arrives or its Timeout ends.
+waiting PullMessages, answered as soon as a message arrives or its Timeout ends. With persistent
+storage (agent.eventstore) a pull point can Seek: it then reads the stored messages from its
+Replay before its queue.
 """
 
 from . import log
@@ -35,6 +37,7 @@ class Subscription:
         self.waiter = None          # (answer(messages), limit, Timer) of a waiting pull
         self.consumer = None        # push: agent.notify Consumer
         self.url = None             # its address, for SubscriptionReference
+        self.replay = None          # pull: agent.eventstore.Replay of its last Seek
         self.alive = True
 
     def wants(self, message):
@@ -46,12 +49,14 @@ class Subscription:
 class Subscriptions:
     """All subscriptions of the device. `clock()` is UTC seconds; `push(sub, message)` sends a
     Notify and `on_end(sub)` releases what a push subscription held (both set by
-    agent.services.events.enable_push when push is available)."""
+    agent.services.events.enable_push when push is available); `store` is the
+    agent.eventstore.EventStore Seek reads, None without persistent storage."""
 
-    def __init__(self, loop, bus, clock):
+    def __init__(self, loop, bus, clock, store=None):
         self.loop = loop
         self.bus = bus
         self.clock = clock
+        self.store = store
         self.push = None
         self.on_end = None
         self.by_id = {}
@@ -98,7 +103,9 @@ class Subscriptions:
 
     def synchronize(self, sub):
         """Queue every matching live property instance as Initialized (10.5, and
-        SetSynchronizationPoint)."""
+        SetSynchronizationPoint); none after a Seek (10.1: a Seek ends Initialized states)."""
+        if sub.replay is not None:
+            return
         for message in self.bus.instances():
             message = self.bus.initialized(message)
             if sub.wants(message):
@@ -114,8 +121,9 @@ class Subscriptions:
         until = self.clock() + timeout_ms / 1000.0
         if sub.termination < until:
             self.renew(sub, until)
-        if sub.queue:
-            answer(self._take(sub, limit))
+        messages = self._take(sub, limit)
+        if messages:
+            answer(messages)
             return
         timer = self.loop.call_later(timeout_ms, lambda: self._answer_waiter(sub, []))
         sub.waiter = (answer, limit, timer)
@@ -126,8 +134,23 @@ class Subscriptions:
             sub.waiter[2].cancel()
             sub.waiter = None
 
+    def seek(self, sub, when, reverse):
+        """Checklist 10.1 Seek: the pull point's pending delivery, initial property states
+        included, is dropped, and it reads the store from UTC seconds `when` (agent.eventstore.
+        Replay: order, direction, EventBuffer/Begin). A waiting PullMessages gets the first."""
+        sub.queue = []
+        sub.replay = self.store.replay(when, reverse, self.clock())
+        if sub.waiter is not None:
+            messages = self._take(sub, sub.waiter[1])
+            if messages:
+                self._answer_waiter(sub, messages)
+
     def _take(self, sub, limit):
-        taken, sub.queue = sub.queue[:limit], sub.queue[limit:]
+        """Up to `limit` messages: the Replay's first, then the queue's."""
+        taken = sub.replay.take(sub.wants, limit) if sub.replay is not None else []
+        room = limit - len(taken)
+        taken += sub.queue[:room]
+        sub.queue = sub.queue[room:]
         return taken
 
     def _answer_waiter(self, sub, messages):
@@ -148,6 +171,8 @@ class Subscriptions:
             if self.push is not None:
                 self.push(sub, message)
             return
+        if sub.replay is not None and sub.replay.reverse:
+            return  # reading backwards after a Seek: later messages lie the other way
         if sub.waiter is not None:
             self._answer_waiter(sub, [message])
             return

@@ -85,8 +85,9 @@ class FakeHal(Hal):
         self.serial_ports = [FakePort(spec) for spec in board.get("serial_ports", [])]
 
 
-def make_device(board=BOARD, settings=None):
-    """(device, hal, loop, clock, bus messages) with DeviceIO started on a fake clock."""
+def make_device(board=BOARD, settings=None, store=None):
+    """(device, hal, loop, clock, bus messages) with DeviceIO started on a fake clock; `store`
+    (an agent.eventstore.EventStore) records from before the start."""
     clock = FakeClock()
     loop = Loop(clock=clock)
 
@@ -99,7 +100,7 @@ def make_device(board=BOARD, settings=None):
     settings = settings or Settings()
     io = DeviceIO(hal, settings, loop, bus)
     device = Device(board, settings, hostname=lambda: "door-1", clock=utc, io=io, bus=bus,
-                    loop=loop)
+                    loop=loop, store=store)
     io.start()
     return device, hal, loop, clock, messages
 

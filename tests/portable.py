@@ -38,6 +38,7 @@ PORTABLE = (
     "test_event_service",
     "test_notify_policy",
     "test_ringstore",
+    "test_event_store",
 )
 
 CPYTHON_ONLY = (

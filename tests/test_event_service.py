@@ -1,14 +1,18 @@
 """The event service over the in-memory HAL (checklist 10.1, 10.5, 10.8-10.11): pull points
 with real long-polls on the loop, property semantics, filters, renewal, expiry, faults and
-WS-Addressing, every response checked against the official schemas on CPython."""
+WS-Addressing; Seek over persistent storage (10.2, 10.12); every response checked against the
+official schemas on CPython."""
 
 import unittest
 
 from agent import log
 from agent.app import build_app
-from tests.iofakes import advance, make_device
+from agent.datetimes import format_datetime, parse_datetime
+from agent.eventstore import EventStore
+from agent.ringstore import RingStore
+from tests.iofakes import EPOCH, advance, make_device
 from tests.soapclient import InMemoryClient, envelope, http_request, parse_responses
-from tests.support import AllowAll, Quiet
+from tests.support import AllowAll, Quiet, remove_tree, scratch_dir
 
 EVENTS = "/onvif/event_service"
 TEV = "http://www.onvif.org/ver10/events/wsdl"
@@ -32,6 +36,16 @@ def pull(timeout="PT60S", limit=100):
             "</tev:MessageLimit></tev:PullMessages>" % (timeout, limit))
 
 
+def seek(when, reverse=None):
+    return ("<tev:Seek><tev:UtcTime>%s</tev:UtcTime>%s</tev:Seek>"
+            % (when, "" if reverse is None else "<tev:Reverse>%s</tev:Reverse>" % reverse))
+
+
+def at(offset):
+    """The xs:dateTime `offset` seconds after the fake device clock's start."""
+    return format_datetime(EPOCH + offset)
+
+
 def soap_header(response, name):
     """Texts of the response's wsa:`name` SOAP header blocks."""
     header = response.xml.find("http://www.w3.org/2003/05/soap-envelope", "Header")
@@ -44,10 +58,17 @@ def topic_filter(expression, dialect="http://www.onvif.org/ver10/tev/topicExpres
             % (dialect, prefixes, expression))
 
 
-class EventServiceTest(unittest.TestCase):
+class EventTestCase(unittest.TestCase):
+    """A device on the in-memory HAL (with `store()` as its event store) and its event
+    service."""
+
+    def store(self):
+        return None
+
     def setUp(self):
         log.set_stream(Quiet())
-        self.device, self.hal, self.loop, self.clock, self.messages = make_device()
+        self.device, self.hal, self.loop, self.clock, self.messages = make_device(
+            store=self.store())
         self.client = InMemoryClient(build_app(self.device, policy=AllowAll()))
 
     def tearDown(self):
@@ -80,13 +101,20 @@ class EventServiceTest(unittest.TestCase):
 
     def notifications(self, response):
         """(operation, topic, source value, data value) of each NotificationMessage."""
+        return [(message.get("PropertyOperation"), topic, source, data)
+                for topic, message, source, data in self.messages_in(response)]
+
+    def messages_in(self, response):
+        """(topic, tt:Message, source value, data value) of each NotificationMessage; the
+        values None where the message has no items."""
         found = []
         for note in response.body_child.findall(WSNT, "NotificationMessage"):
             message = note.find(WSNT, "Message").find(TT, "Message")
-            source = message.find(TT, "Source").find(TT, "SimpleItem")
-            data = message.find(TT, "Data").find(TT, "SimpleItem")
-            found.append((message.get("PropertyOperation"), note.findtext(WSNT, "Topic").strip(),
-                          source.get("Value"), data.get("Value")))
+            values = []
+            for group in ("Source", "Data"):
+                item = message.find(TT, group).find(TT, "SimpleItem")
+                values.append(None if item is None else item.get("Value"))
+            found.append((note.findtext(WSNT, "Topic").strip(), message) + tuple(values))
         return found
 
     def pull_now(self, path, **kw):
@@ -94,6 +122,8 @@ class EventServiceTest(unittest.TestCase):
         (response,) = answered()
         return response
 
+
+class EventServiceTest(EventTestCase):
     # -- the pull point ------------------------------------------------------------------------
 
     def test_a_new_pull_point_gets_every_property_as_initialized(self):
@@ -222,6 +252,7 @@ class EventServiceTest(unittest.TestCase):
         for text in (b"DigitalInput", b"Relay", b"ConcreteSet", b"messageContentFilter/ItemFilter",
                      b'IsProperty="true"'):
             self.assertTrue(text in response.body, text)
+        self.assertFalse(b"EventBuffer" in response.body, "no storage, no EventBuffer/Begin")
 
     def test_bad_filters(self):
         for filter_xml, fault in (
@@ -256,6 +287,178 @@ class EventServiceTest(unittest.TestCase):
         self.assertEqual((caps.get("WSPullPointSupport"), caps.get("MaxPullPoints"),
                           caps.get("PersistentNotificationStorage"),
                           caps.get("MaxNotificationProducers")), ("true", "50", "false", "0"))
+
+    def test_seek_without_storage_is_not_supported(self):
+        path = self.subscribe()
+        response = self.call(seek("2023-11-14T22:13:20Z"), path)
+        self.assertEqual((response.status, response.fault()), (500, ("Receiver",
+                                                                     ["ActionNotSupported"])))
+
+
+class SeekTest(EventTestCase):
+    """Seek on a device with persistent storage (checklist 10.1, 10.2, 10.12). The stored
+    history: the four Initialized states of the start at 0 s, IN1 closed at 2 s and open at 4 s,
+    R1 active at 6 s; the clock then reads 6 s."""
+
+    HISTORY = [(0, "Initialized R1=inactive"), (0, "Initialized R2=inactive"),
+               (0, "Initialized IN1=false"), (0, "Initialized IN2=true"),
+               (2, "Changed IN1=true"), (4, "Changed IN1=false"), (6, "Changed R1=active")]
+
+    def store(self):
+        self.dir = scratch_dir()
+        self.ring = RingStore(self.dir + "/events.ring", 16384, max_payload=256)
+        return EventStore(self.ring)
+
+    def setUp(self):
+        EventTestCase.setUp(self)
+        for change in (lambda: self.hal.inputs[0].set(True),
+                       lambda: self.hal.inputs[0].set(False),
+                       lambda: self.device.io.set_relay_state("R1", "active")):
+            advance(self.loop, self.clock, 2000)
+            change()
+
+    def tearDown(self):
+        EventTestCase.tearDown(self)
+        self.ring.close()
+        remove_tree(self.dir)
+
+    def events(self, response):
+        """(seconds after the start, "Operation TOKEN=value" or "Begin") of each message."""
+        found = []
+        for topic, message, source, data in self.messages_in(response):
+            when = parse_datetime(message.get("UtcTime")) - EPOCH
+            if topic == "tns1:EventBuffer/Begin":
+                self.assertEqual((message.get("PropertyOperation"), source, data),
+                                 (None, None, None), "no items, not a property")
+                found.append((when, "Begin"))
+            else:
+                found.append((when, "%s %s=%s" % (message.get("PropertyOperation"), source, data)))
+        return found
+
+    def seek(self, path, when, reverse=None):
+        response = self.call(seek(when, reverse), path)
+        self.assertEqual(response.status, 200, response.body)
+        return response
+
+    def pulled(self, path, limit=100):
+        return self.events(self.pull_now(path, limit=limit))
+
+    def test_capabilities_and_topics_with_storage(self):
+        caps = self.call("<tev:GetServiceCapabilities/>").body_child.find(TEV, "Capabilities")
+        self.assertEqual(caps.get("PersistentNotificationStorage"), "true")
+        response = self.call("<tev:GetEventProperties/>")
+        begin = response.body_child.find(
+            "http://docs.oasis-open.org/wsn/t-1", "TopicSet").find(
+            "http://www.onvif.org/ver10/topics", "EventBuffer").find(
+            "http://www.onvif.org/ver10/topics", "Begin")
+        self.assertEqual(begin.find(TT, "MessageDescription").get("IsProperty"), "false")
+        # A filter may name it.
+        self.subscribe(filter_xml=topic_filter("tns1:EventBuffer/Begin"))
+
+    def test_forward_replays_from_the_time_then_continues_live(self):
+        path = self.subscribe()
+        response = self.seek(path, at(3))
+        self.assertEqual(soap_header(response, "Action"),
+                         [TEV + "/PullPointSubscription/SeekResponse"])
+        self.assertEqual(self.pulled(path), self.HISTORY[5:], "the Initialized states dropped")
+        self.hal.inputs[1].set(True)
+        self.assertEqual(self.pulled(path), [(6, "Changed IN2=false")])
+
+    def test_a_time_matching_a_record_starts_at_it(self):
+        path = self.subscribe()
+        self.seek(path, at(4))
+        self.assertEqual(self.pulled(path), self.HISTORY[5:])
+        self.seek(path, at(7))
+        answered = self.start_pull(path, pull("PT1S"))
+        advance(self.loop, self.clock, 1100)
+        self.assertEqual(self.events(answered()[0]), [], "after the newest: nothing to replay")
+
+    def test_before_the_buffer_start_begin_comes_first_once_per_seek(self):
+        path = self.subscribe()
+        self.seek(path, at(-60))
+        self.assertEqual(self.pulled(path, limit=3), [(0, "Begin")] + self.HISTORY[:2])
+        self.assertEqual(self.pulled(path), self.HISTORY[2:], "no second Begin")
+        self.seek(path, at(-1))
+        self.assertEqual(self.pulled(path), [(0, "Begin")] + self.HISTORY, "a new Seek, a Begin")
+
+    def test_reverse_replays_newest_first_then_begin_at_the_start(self):
+        path = self.subscribe()
+        self.seek(path, at(5), "true")
+        backwards = [self.HISTORY[i] for i in (5, 4, 3, 2, 1, 0)]
+        self.assertEqual(self.pulled(path, limit=4), backwards[:4])
+        self.assertEqual(self.pulled(path, limit=4), backwards[4:] + [(0, "Begin")])
+        # Nothing lies further back; messages published now lie the other way.
+        answered = self.start_pull(path, pull("PT1S"))
+        self.hal.inputs[1].set(True)
+        advance(self.loop, self.clock, 1100)
+        self.assertEqual(self.events(answered()[0]), [])
+
+    def test_reverse_begin_when_a_pull_reads_past_the_start(self):
+        path = self.subscribe()
+        self.seek(path, at(5), "1")
+        self.assertEqual(len(self.pulled(path, limit=6)), 6, "up to the oldest record")
+        self.assertEqual(self.pulled(path), [(0, "Begin")], "the next read passes the start")
+        self.seek(path, at(-1), "true")
+        self.assertEqual(self.pulled(path), [(0, "Begin")], "a Seek before the start")
+        self.seek(path, at(6), "false")
+        self.assertEqual(self.pulled(path), self.HISTORY[6:], "Reverse false reads forward")
+
+    def test_message_limit_across_the_replay_and_live_messages(self):
+        path = self.subscribe()
+        self.seek(path, at(1))
+        self.hal.inputs[1].set(True)
+        advance(self.loop, self.clock, 1000)
+        self.hal.inputs[1].set(False)
+        self.assertEqual(self.pulled(path, limit=4), self.HISTORY[4:] + [(6, "Changed IN2=false")])
+        self.assertEqual(self.pulled(path, limit=4), [(7, "Changed IN2=true")])
+
+    def test_no_initialized_states_after_a_seek(self):
+        path = self.subscribe()  # its four Initialized states wait in the queue
+        self.seek(path, at(60))
+        self.assertEqual(self.call("<tev:SetSynchronizationPoint/>", path).status, 200)
+        answered = self.start_pull(path, pull("PT1S"))
+        advance(self.loop, self.clock, 1100)
+        self.assertEqual(self.events(answered()[0]), [])
+        self.hal.inputs[0].set(True)
+        self.assertEqual(self.pulled(path), [(7, "Changed IN1=true")])
+
+    def test_a_seek_answers_a_waiting_pull(self):
+        path = self.subscribe()
+        self.pull_now(path)
+        answered = self.start_pull(path)
+        other = InMemoryClient(self.client.session.app)
+        self.assertEqual(other.call(seek(at(5)), path=path).status, 200)
+        self.assertEqual(self.events(answered()[0]), self.HISTORY[6:])
+
+    def test_the_filter_applies_to_the_replay(self):
+        path = self.subscribe(filter_xml=topic_filter("tns1:Device/Trigger/Relay"))
+        self.seek(path, at(-1))
+        self.assertEqual(self.pulled(path), [(0, "Begin")] + [
+            self.HISTORY[i] for i in (0, 1, 6)])
+        changed_only = self.subscribe(policy="<tev:ChangedOnly/>")
+        self.seek(changed_only, at(0))
+        self.assertEqual(self.pulled(changed_only), self.HISTORY[4:])
+
+    def test_seek_faults(self):
+        path = self.subscribe()
+        for body in (seek("yesterday"), seek("2023-11-14T22:13:20"), seek(at(0), "maybe"),
+                     "<tev:Seek/>"):
+            response = self.call(body, path)
+            self.assertEqual(response.fault()[0], "Sender", body)
+        response = self.call(seek(at(0)), "/onvif/subscription/" + "0" * 32)
+        self.assertTrue(b"ResourceUnknownFault" in response.body)
+
+    def test_a_restart_still_replays(self):
+        self.device.io.close()
+        self.loop.close()
+        self.ring.close()
+        self.ring = RingStore(self.dir + "/events.ring", 16384, max_payload=256)
+        self.device, self.hal, self.loop, self.clock, _ = make_device(store=EventStore(self.ring))
+        self.client = InMemoryClient(build_app(self.device, policy=AllowAll()))
+        path = self.subscribe()
+        self.seek(path, at(-1))
+        self.assertEqual(self.pulled(path), [(0, "Begin")] + self.HISTORY + self.HISTORY[:4],
+                         "the history, then this start's Initialized states")
 
 
 class FakeSender:

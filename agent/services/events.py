@@ -20,7 +20,7 @@ from ..topics import (MESSAGE_SCHEMA_LOCATION, TOPIC_NAMESPACE_LOCATION, device_
                       write_topic_set)
 from ..wsnfaults import WSRF_R, wsn_fault
 from ..xmlwrite import XmlWriter
-from . import TT, Service, required
+from . import TT, Service, parse_boolean, required
 
 TEV = "http://www.onvif.org/ver10/events/wsdl"
 WSNT_ACTIONS = "http://docs.oasis-open.org/wsn/bw-2/"
@@ -80,7 +80,7 @@ class EventService(EventsBase):
             ("WSPausableSubscriptionManagerInterfaceSupport", False),
             ("MaxNotificationProducers", MAX_PUSH_SUBSCRIPTIONS if self.push_supported else 0),
             ("MaxPullPoints", MAX_PULL_POINTS),
-            ("PersistentNotificationStorage", False)])
+            ("PersistentNotificationStorage", self.device.store is not None)])
 
     def write_legacy_capabilities(self, w, ctx):
         w.start(TT, "Events")
@@ -95,7 +95,8 @@ class EventService(EventsBase):
         return self.device.notify is not None
 
     def topics(self):
-        return device_topics(self.device.io, storage=False)
+        # With storage, tns1:EventBuffer/Begin is one of them (10.12).
+        return device_topics(self.device.io, storage=self.device.store is not None)
 
     # -- 10.9 ------------------------------------------------------------------------------------
 
@@ -256,6 +257,21 @@ class SubscriptionManager(EventsBase):
             answer.resolve(write)
         self.subscriptions.pull(sub, timeout_ms, limit, respond)
         return answer
+
+    def Seek(self, request, ctx):
+        """Checklist 10.1 Seek, 10.2, 10.12 (rules in agent.subscriptions and
+        agent.eventstore). Without persistent storage the capability says false and Seek is
+        env:Receiver/ter:ActionNotSupported, as agent.app answers an operation without handler."""
+        if self.device.store is None:
+            raise SoapFault("Receiver", "ActionNotSupported")
+        sub = self._subscription(ctx, "pull")
+        when = parse_datetime(required(request, TEV, "UtcTime").text)
+        if when is None:
+            raise SoapFault("Sender", "InvalidArgVal", reason="UtcTime is not an xs:dateTime")
+        # Reverse only when present and true (10.1).
+        reverse = parse_boolean(request.findtext(TEV, "Reverse", "false"), "Reverse")
+        self.subscriptions.seek(sub, when, reverse)
+        return lambda w: w.leaf(TEV, "SeekResponse")
 
     def SetSynchronizationPoint(self, request, ctx):
         self.subscriptions.synchronize(self._subscription(ctx))
