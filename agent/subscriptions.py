@@ -122,7 +122,7 @@ class Subscriptions:
         if sub.termination < until:
             self.renew(sub, until)
         messages = self._take(sub, limit)
-        if messages:
+        if messages or timeout_ms == 0:  # PT0S: a poll, answered now even when empty
             answer(messages)
             return
         timer = self.loop.call_later(timeout_ms, lambda: self._answer_waiter(sub, []))

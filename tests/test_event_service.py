@@ -276,11 +276,20 @@ class EventServiceTest(EventTestCase):
         self.assertEqual(soap_header(response, "Action"),
                          [TEV + "/EventPortType/CreatePullPointSubscriptionResponse"])
         self.assertEqual(soap_header(response, "RelatesTo"), ["urn:uuid:1234"])
+        self.assertEqual(soap_header(response, "To"),
+                         ["http://www.w3.org/2005/08/addressing/anonymous"])
+        (own,) = soap_header(response, "MessageID")
+        self.assertTrue(own.startswith("urn:uuid:") and own != "urn:uuid:1234")
         path = self.subscribe()
         response = self.call(pull(timeout="PT0S"), path)  # no MessageID: tolerated
         self.assertEqual(soap_header(response, "RelatesTo"), [])
         self.assertEqual(soap_header(response, "Action"),
                          [TEV + "/PullPointSubscription/PullMessagesResponse"])
+        self.assertTrue(soap_header(response, "MessageID")[0] != own, "one per message")
+        reply_to = ('<wsa:ReplyTo xmlns:wsa="%s"><wsa:Address>http://192.0.2.9/r</wsa:Address>'
+                    '</wsa:ReplyTo>' % WSA)
+        response = self.call(pull(timeout="PT0S"), path, header=reply_to)
+        self.assertEqual(soap_header(response, "To"), ["http://192.0.2.9/r"])
 
     def test_capabilities_are_truthful(self):
         caps = self.call("<tev:GetServiceCapabilities/>").body_child.find(TEV, "Capabilities")

@@ -8,6 +8,7 @@ WS-Addressing Action of the WSDL and RelatesTo the request's MessageID when it h
 
 from ..datetimes import format_datetime, parse_datetime
 from ..durations import format_duration, parse_duration
+from ..ids import uuid4
 from ..itemfilter import ITEM_FILTER, parse_item_filter
 from ..notification import WSA, WSNT, write_notification
 from ..notify import ConsumerRefused
@@ -37,16 +38,23 @@ ACTIONS = {
     "Unsubscribe": WSNT_ACTIONS + "SubscriptionManager/UnsubscribeResponse",
 }
 FAULT_ACTION = "http://www.w3.org/2005/08/addressing/soap/fault"
+ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
 
 
 def write_addressing(ctx, name):
-    """wsa:Action and wsa:RelatesTo for the response to operation `name`."""
+    """The response's WS-Addressing headers (10): Action of the WSDL, a MessageID of its own,
+    RelatesTo the request's MessageID when it had one (clients that omit it are tolerated), To
+    the request's ReplyTo address, else anonymous (the reply goes back on the connection)."""
     message_id = ctx.envelope.header(WSA, "MessageID") if ctx.envelope else None
+    reply_to = ctx.envelope.header(WSA, "ReplyTo") if ctx.envelope else None
+    to = reply_to.findtext(WSA, "Address") if reply_to is not None else None
 
     def write(w):
         w.leaf(WSA, "Action", ACTIONS.get(name, FAULT_ACTION))
+        w.leaf(WSA, "MessageID", "urn:uuid:" + uuid4())
         if message_id is not None and message_id.text.strip():
             w.leaf(WSA, "RelatesTo", message_id.text.strip())
+        w.leaf(WSA, "To", (to or "").strip() or ANONYMOUS)
     return write
 
 
