@@ -1,5 +1,5 @@
-"""An in-process agent for event load tests and benchmarks (CPython): the loop, HTTP server,
-event service and DeviceIO on the simulator HAL, on a background thread, with raw-socket clients.
+"""An in-process agent for load tests and benchmarks (CPython): the loop, HTTP server, event
+service and DeviceIO on the simulator HAL, on a background thread, with raw-socket clients.
 Access control is out of the way (AllowAll): tests/test_auth.py covers it."""
 
 import socket
@@ -42,14 +42,14 @@ def subscribe(address):
 
 
 class Rig:
-    def __init__(self):
+    def __init__(self, board=BOARD):
         log.set_stream(Quiet())
         self.loop = Loop()
         self.loop.enable_wakeup()
-        self.hal = SimHal(BOARD, self.loop)
+        self.hal = SimHal(board, self.loop)
         bus = EventBus(utc_seconds)
         self.io = DeviceIO(self.hal, Settings(), self.loop, bus)
-        self.device = Device(BOARD, Settings(), hostname=lambda: "rig", io=self.io, bus=bus,
+        self.device = Device(board, Settings(), hostname=lambda: "rig", io=self.io, bus=bus,
                              loop=self.loop)
         enable_push(self.device, NotifySender(self.loop, allow_local=True))
         self.io.start()

@@ -9,8 +9,8 @@
   take on a real line (10 bits a byte); overhead = round trip - that line time. The far end
   is a child process, so its timing spin never competes with the agent for the GIL.
 
-Each figure comes from one run: the agent runs in a thread of this process, the client in
-another, both on the same machine, so the numbers include that machine's scheduling noise.
+Each figure comes from one run: the agent runs in a thread of this process (tests/eventrig.py),
+the client in another, both on the same machine, so the numbers include that machine's scheduling noise.
 Run: .venv/bin/python tests/bench/bench_deviceio.py [--requests N]
 """
 
@@ -19,24 +19,14 @@ import pathlib
 import socket
 import subprocess
 import sys
-import threading
 import time
 import tty
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agent import log  # noqa: E402
-from agent.app import build_app  # noqa: E402
-from agent.bus import EventBus  # noqa: E402
-from agent.device import Device  # noqa: E402
-from agent.deviceio import DeviceIO  # noqa: E402
-from agent.loop import Loop  # noqa: E402
-from agent.server import HttpServer  # noqa: E402
-from agent.settings import Settings  # noqa: E402
-from hal.sim import SimHal  # noqa: E402
+from tests.eventrig import Rig  # noqa: E402
 from tests.soapclient import envelope, http_request, split_response  # noqa: E402
-from tests.support import AllowAll, Quiet  # noqa: E402
 
 BOARD = {"name": "bench", "hal": "sim", "relays": [{"token": "R1"}],
          "serial_ports": [{"token": "RS485", "device": "pty", "type": "RS485HalfDuplex",
@@ -49,31 +39,6 @@ REQUEST_B64 = "AQMAAAABhAo="
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
-
-
-class Agent:
-    """The agent's loop, server and DeviceIO over the simulator, on a background thread."""
-
-    def __init__(self):
-        log.set_stream(Quiet())
-        self.loop = Loop()
-        self.loop.enable_wakeup()
-        self.hal = SimHal(BOARD, self.loop)
-        bus = EventBus(time.time)
-        self.io = DeviceIO(self.hal, Settings(), self.loop, bus)
-        device = Device(BOARD, Settings(), hostname=lambda: "bench", io=self.io, bus=bus)
-        self.io.start()
-        self.server = HttpServer(self.loop, build_app(device, policy=AllowAll()),
-                                 bind="127.0.0.1", port=0)
-        self.server.start()
-        self.thread = threading.Thread(target=self.loop.run, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.server.close()
-        self.io.close()
 
 
 class Client:
@@ -176,7 +141,7 @@ def main():
     requests = 300
     if "--requests" in sys.argv:
         requests = int(sys.argv[sys.argv.index("--requests") + 1])
-    agent = Agent()
+    agent = Rig(BOARD)
     try:
         client = Client(agent.server.port)
         relay = bench_relay(agent, client, requests)
@@ -188,7 +153,7 @@ def main():
                   "p50 %.2f ms, p99 %.2f ms" % (baud, line, percentile(overheads, 0.5),
                                                percentile(overheads, 0.99)))
     finally:
-        agent.stop()
+        agent.close()
 
 
 if __name__ == "__main__":
