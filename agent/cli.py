@@ -256,7 +256,9 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
         sys.stderr.write("onvif-agent: error: board %s: %s\n" % (device.board["name"], exc))
         loop.close()
         return 2
-    app = build_app(device)
+    # WS-Security freshness and nonce ages on the device's clock (agent.clock): clients stamp
+    # tokens from GetSystemDateAndTime, which reports that clock.
+    app = build_app(device, device.clock)
     servers = [HttpServer(loop, app, bind=bind or "0.0.0.0", port=port)]
     if tls_context is not None:
         servers.append(HttpServer(loop, app, bind=bind or "0.0.0.0", port=https_port,

@@ -3,6 +3,7 @@
 from hal.base import Hal
 
 from .bus import EventBus
+from .clock import DeviceClock
 from .compat import utc_seconds
 from .deviceio import DeviceIO
 from .loop import Loop
@@ -16,17 +17,21 @@ class Device:
     this device.
 
     `hostname` and `clock` are injected callables so the services stay sans-IO: the CLI passes
-    the operating system's, tests pass fixed ones. `users` is the agent.users.Users database
-    (an empty in-memory one when not given). `io` is the agent.deviceio.DeviceIO over the
-    board's HAL and `bus` the event bus it publishes to (the CLI makes both; without them the
-    device has no I/O). `loop` runs the subscriptions' timers (a private one when not given).
-    `store` is the agent.eventstore.EventStore keeping every bus message (None: no persistent
-    notification storage, checklist 10.2).
+    the operating system's, tests pass fixed ones. `clock` is the host's UTC clock; `time` (and
+    `clock`, the same object) is the device's: that plus the SetSystemDateAndTime offset.
+    `users` is the agent.users.Users database (an empty in-memory one when not given). `io` is
+    the agent.deviceio.DeviceIO over the board's HAL and `bus` the event bus it publishes to
+    (the CLI makes both; without them the device has no I/O). `loop` runs the subscriptions'
+    timers (a private one when not given). `store` is the agent.eventstore.EventStore keeping
+    every bus message (None: no persistent notification storage, checklist 10.2).
     """
 
     def __init__(self, board, settings, *, hostname=None, clock=utc_seconds, users=None,
                  io=None, bus=None, loop=None, store=None):
         self.board = board
+        # The device's own clock (agent.clock): the given host clock plus the offset
+        # SetSystemDateAndTime keeps in the settings; every part of the device reads it.
+        self.time = clock = DeviceClock(settings, clock)
         self.bus = EventBus(clock) if bus is None else bus
         # Event subscriptions (issue 7) on the agent's loop; `notify` is the push sender
         # (agent.notify.NotifySender), None where push subscriptions are not offered.
@@ -52,8 +57,3 @@ class Device:
 
     def hostname(self):
         return self._hostname()
-
-    @property
-    def timezone(self):
-        """POSIX TZ string (checklist 8.4 #6); configurable once date/time setting lands."""
-        return self.settings.get("timezone", "UTC0")

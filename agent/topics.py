@@ -6,6 +6,7 @@ description: whether it is a property, and its Source and Data items with their 
 """
 
 from .bus import TNS1
+from .clock import LAST_SYNCHRONIZATION
 
 TT = "http://www.onvif.org/ver10/schema"
 WSTOP = "http://docs.oasis-open.org/wsn/t-1"
@@ -32,11 +33,15 @@ RELAY = Topic("Device/Trigger/Relay", True,
               [("LogicalState", (TT, "RelayLogicalState"))])
 # Checklist 10.12: sent when a pull reads past the start of the stored buffer.
 BUFFER_BEGIN = Topic("EventBuffer/Begin", False)
+# Checklist 8.7: the device time was last set (SetSystemDateAndTime, agent.clock).
+LAST_CLOCK_SYNCHRONIZATION = Topic(LAST_SYNCHRONIZATION, True, (),
+                                   [("Status", (XS, "dateTime"))])
 
 
 def device_topics(io, storage):
-    """The topics this device has: one per kind of I/O it has, EventBuffer/Begin with storage."""
-    topics = []
+    """The topics this device has: one per kind of I/O it has, the clock's, EventBuffer/Begin
+    with storage."""
+    topics = [LAST_CLOCK_SYNCHRONIZATION]
     if io.inputs:
         topics.append(DIGITAL_INPUT)
     if io.relays:

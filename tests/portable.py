@@ -39,6 +39,8 @@ PORTABLE = (
     "test_notify_policy",
     "test_ringstore",
     "test_event_store",
+    "test_posixtz",
+    "test_datetime_ops",
 )
 
 CPYTHON_ONLY = (
@@ -71,4 +73,5 @@ CPYTHON_ONLY = (
     "test_events_e2e",
     "test_events_load",
     "test_ringstore_powerloss",
+    "test_datetime_e2e",
 )

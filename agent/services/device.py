@@ -15,9 +15,9 @@ HardwareId is the board file's "hardware_id", else "board/hal".
 """
 
 from .. import __version__
-from ..compat import gmtime
 from ..soap import SoapFault, sender
 from . import SPEC_VERSION, TT, Service, parse_boolean, required
+from .datetime_ops import DateTimeOperations
 from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
@@ -43,22 +43,7 @@ def write_version(w, ns, name, version):
     w.end()
 
 
-def write_date_time(w, name, t):
-    w.start(TT, name)
-    w.start(TT, "Time")
-    w.leaf(TT, "Hour", t[3])
-    w.leaf(TT, "Minute", t[4])
-    w.leaf(TT, "Second", t[5])
-    w.end()
-    w.start(TT, "Date")
-    w.leaf(TT, "Year", t[0])
-    w.leaf(TT, "Month", t[1])
-    w.leaf(TT, "Day", t[2])
-    w.end()
-    w.end()
-
-
-class DeviceService(RelayOperations, Service):
+class DeviceService(DateTimeOperations, RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -217,27 +202,6 @@ class DeviceService(RelayOperations, Service):
                 w.leaf(TT, "Enabled", True)
                 w.leaf(TT, "Port", port)
                 w.end()
-            w.end()
-        return write
-
-    def GetSystemDateAndTime(self, request, ctx):
-        utc = gmtime(ctx.now)
-        tz = self.device.timezone
-
-        def write(w):
-            w.start(TDS, "GetSystemDateAndTimeResponse")
-            w.start(TDS, "SystemDateAndTime")
-            # The host's clock is set by its operating system, not by NTP settings we manage.
-            w.leaf(TT, "DateTimeType", "Manual")
-            w.leaf(TT, "DaylightSavings", False)
-            w.start(TT, "TimeZone")
-            w.leaf(TT, "TZ", tz)
-            w.end()
-            # UTCDateTime is always present (8.4 #6). Until SetSystemDateAndTime lands the time
-            # zone is always UTC0, so local time equals UTC.
-            write_date_time(w, "UTCDateTime", utc)
-            write_date_time(w, "LocalDateTime", utc)
-            w.end()
             w.end()
         return write
 
