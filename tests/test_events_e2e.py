@@ -159,8 +159,8 @@ def test_strict_zeep_pull_point_with_seek(agent):
     assert events.GetServiceCapabilities().PersistentNotificationStorage is True
     properties = events.GetEventProperties()
     topics = "{http://www.onvif.org/ver10/topics}"
-    assert [t.tag for t in properties.TopicSet._value_1] == [topics + "Device",
-                                                             topics + "EventBuffer"]
+    assert [t.tag for t in properties.TopicSet._value_1] == [
+        topics + "Device", topics + "EventBuffer", topics + "Monitoring"]
     created = events.CreatePullPointSubscription(InitialTerminationTime="PT60S")
     address = created.SubscriptionReference.Address._value_1
     pull_point = zeep_service("event", PULLPOINT_SUBSCRIPTION_BINDING, address,
