@@ -15,6 +15,7 @@ from .device import Device
 from .deviceio import DeviceIO
 from .errors import AgentError, ConfigError
 from .eventstore import open_event_store
+from .ipfilter import IPFilter
 from .loop import Loop
 from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
@@ -183,7 +184,7 @@ def ipv6_twins(loop, servers):
     twins = []
     for server in servers:
         twin = HttpServer(loop, server.app, bind="::", port=server.port,
-                          tls_context=server.tls_context, v6only=True)
+                          tls_context=server.tls_context, v6only=True, admit=server.admit)
         try:
             twin.start()
         except (OSError, AttributeError) as exc:  # AttributeError: a runtime without IPv6
@@ -259,10 +260,12 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
     # WS-Security freshness and nonce ages on the device's clock (agent.clock): clients stamp
     # tokens from GetSystemDateAndTime, which reports that clock.
     app = build_app(device, device.clock)
-    servers = [HttpServer(loop, app, bind=bind or "0.0.0.0", port=port)]
+    # Every accepted connection passes the IP address filter first (issue 8, agent.ipfilter).
+    admit = IPFilter(device.settings).admits
+    servers = [HttpServer(loop, app, bind=bind or "0.0.0.0", port=port, admit=admit)]
     if tls_context is not None:
         servers.append(HttpServer(loop, app, bind=bind or "0.0.0.0", port=https_port,
-                                  tls_context=tls_context))
+                                  tls_context=tls_context, admit=admit))
     for server in servers:
         try:
             server.start()

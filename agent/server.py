@@ -7,6 +7,8 @@ read from), and the number of connections is capped: at the cap, the least recen
 connection that owes nothing is dropped to make room, so idle sockets cannot lock out a client.
 With `tls_context` the same server speaks HTTPS: each connection's Session is wrapped in an
 agent.tls.TlsSession, and the TLS handshake must finish within the request deadline.
+With `admit(peer)` (the IP address filter, agent.ipfilter, issue 8) a connection it refuses is
+closed at once, before any byte is read or sent: no response tells a scanner what it found.
 """
 
 import socket
@@ -25,6 +27,7 @@ MAX_PENDING_OUTPUT = 65536   # bytes queued for one peer before we stop reading 
 RECV_SIZE = 4096             # one read's bound
 ACCEPTS_PER_WAKEUP = 16      # so a connection flood cannot starve established clients
 SWEEP_MS = 500               # how often deadlines are checked
+REFUSED_LOG_MS = 10000       # one log line per 10 s about filtered peers: a scan cannot flood it
 
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -35,7 +38,7 @@ class HttpServer:
     def __init__(self, loop, app, *, bind="0.0.0.0", port=8080, tls_context=None, v6only=False,
                  max_connections=MAX_CONNECTIONS, request_timeout_ms=REQUEST_TIMEOUT_MS,
                  idle_timeout_ms=IDLE_TIMEOUT_MS, send_timeout_ms=SEND_TIMEOUT_MS,
-                 max_pending_output=MAX_PENDING_OUTPUT, http_limits=None):
+                 max_pending_output=MAX_PENDING_OUTPUT, http_limits=None, admit=None):
         self.loop = loop
         self.app = app
         self.bind = bind
@@ -49,6 +52,9 @@ class HttpServer:
         self.send_timeout_ms = send_timeout_ms
         self.max_pending_output = max_pending_output
         self.http_limits = http_limits or {}
+        self.admit = admit
+        self._refused = 0  # filtered connections not yet logged
+        self._refused_logged = None  # clock() of the last such log line
         self.connections = []
         self.sock = None
         self._sweeper = None
@@ -91,6 +97,10 @@ class HttpServer:
                 if exc.args[0] not in WOULD_BLOCK:
                     log.warning("accept failed: %r", exc)
                 return
+            if self.admit is not None and not self.admit(peer):
+                sock.close()
+                self._log_refused(peer)
+                continue
             sock.setblocking(False)
             if len(self.connections) >= self.max_connections and not self._evict():
                 # A TLS client could not read a plaintext 503.
@@ -98,6 +108,15 @@ class HttpServer:
                 log.warning("refused %s: %d connections all busy", peer, len(self.connections))
                 continue
             self.connections.append(_Connection(self, sock, peer))
+
+    def _log_refused(self, peer):
+        self._refused += 1
+        now = self.loop.clock()
+        if self._refused_logged is None or now - self._refused_logged >= REFUSED_LOG_MS:
+            log.info("IP address filter: refused %s (%d refused connections since the last "
+                     "such line)", peer, self._refused)
+            self._refused = 0
+            self._refused_logged = now
 
     def _evict(self):
         """Drop the least recently active connection that owes no response; False if none."""

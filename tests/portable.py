@@ -41,6 +41,7 @@ PORTABLE = (
     "test_event_store",
     "test_posixtz",
     "test_datetime_ops",
+    "test_ipfilter",
 )
 
 CPYTHON_ONLY = (
@@ -71,6 +72,7 @@ CPYTHON_ONLY = (
     "test_filters_interop",
     "test_notify",
     "test_events_e2e",
+    "test_ipfilter_e2e",
     "test_events_load",
     "test_ringstore_powerloss",
     "test_datetime_e2e",

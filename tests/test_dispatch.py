@@ -19,7 +19,9 @@ IMPLEMENTED = {
                "GetDeviceInformation", "GetUsers", "CreateUsers", "DeleteUsers", "SetUser",
                "GetNetworkProtocols", "GetScopes", "SetScopes", "AddScopes", "RemoveScopes",
                "GetDiscoveryMode", "SetDiscoveryMode", "GetRelayOutputs",
-               "SetRelayOutputSettings", "SetRelayOutputState", "SetSystemDateAndTime"),
+               "SetRelayOutputSettings", "SetRelayOutputState", "SetSystemDateAndTime",
+               "GetIPAddressFilter", "SetIPAddressFilter", "AddIPAddressFilter",
+               "RemoveIPAddressFilter"),
     # All but the nine configuration operations DeviceIO 16.12 deprecated (checklist 9.4).
     "deviceio": ("GetServiceCapabilities", "GetRelayOutputs", "SetRelayOutputState",
                  "GetRelayOutputOptions", "SetRelayOutputSettings", "GetDigitalInputs",

@@ -19,6 +19,7 @@ from ..soap import SoapFault, sender
 from . import SPEC_VERSION, TT, Service, parse_boolean, required
 from .datetime_ops import DateTimeOperations
 from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
+from .ipfilter_ops import IPFilterOperations
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -43,7 +44,7 @@ def write_version(w, ns, name, version):
     w.end()
 
 
-class DeviceService(DateTimeOperations, RelayOperations, Service):
+class DeviceService(IPFilterOperations, DateTimeOperations, RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -66,7 +67,7 @@ class DeviceService(DateTimeOperations, RelayOperations, Service):
         users = self.device.users
         w.start(TDS, "Capabilities")
         w.leaf(TDS, "Network", attrs=[
-            ("IPFilter", False), ("ZeroConfiguration", False), ("IPVersion6", False),
+            ("IPFilter", True), ("ZeroConfiguration", False), ("IPVersion6", False),
             ("DynDNS", False), ("Dot11Configuration", False), ("HostnameFromDHCP", False),
             ("NTP", 0), ("DHCPv6", False)])
         # Checklist 5.4/5.5/11: Digest and UsernameToken with the Table 7 policy; TLS 1.2 (and
@@ -93,7 +94,8 @@ class DeviceService(DateTimeOperations, RelayOperations, Service):
         w.start(TT, "Device")
         w.leaf(TT, "XAddr", ctx.url(self.path))
         w.start(TT, "Network")
-        for name in ("IPFilter", "ZeroConfiguration", "IPVersion6", "DynDNS"):
+        w.leaf(TT, "IPFilter", True)  # issue 8, checklist 8.3 #18-#21 (agent.ipfilter)
+        for name in ("ZeroConfiguration", "IPVersion6", "DynDNS"):
             w.leaf(TT, name, False)
         w.end()
         w.start(TT, "System")
