@@ -158,6 +158,7 @@ BOARD_FIELDS = (
     ("allow_password_text", boolean, False),
     ("allow_local_consumers", boolean, False),  # push Notify to loopback/link-local (issue 7)
     ("event_storage_bytes", integer(0), 65536),  # the event ring's size, 0 = off (issue 7)
+    ("auxiliary_commands", list_of(json_object, empty_ok=True), ()),  # checked after the relays
 )
 
 RELAY_FIELDS = (
@@ -194,6 +195,38 @@ SERIAL_FIELDS = (
     ("parity", one_of(PARITIES), "None"),
     ("character_length", integer(5, 8), 8),
     ("stop_bits", one_of(STOP_BITS), 1),
+)
+
+
+# tt:AuxiliaryData is at most 128 characters (checklist 8.6 SendAuxiliaryCommand).
+MAX_AUXILIARY_COMMAND = 128
+MAX_AUXILIARY_COMMANDS = 16
+# The tt: prefix is reserved for the commands ONVIF defines (devicemgmt.wsdl,
+# SendAuxiliaryCommand): a board may offer these, never invent its own tt: command.
+RESERVED_AUXILIARY_COMMANDS = (
+    "tt:Wiper|On", "tt:Wiper|Off", "tt:Washer|On", "tt:Washer|Off",
+    "tt:WashingProcedure|On", "tt:WashingProcedure|Off",
+    "tt:IRLamp|On", "tt:IRLamp|Off", "tt:IRLamp|Auto")
+
+
+def auxiliary_command(value, where):
+    """The capability lists the commands as one tt:StringAttrList (an xs:list), so a command
+    holds no space or control character, which would split it in two there."""
+    if (not isinstance(value, str) or not 0 < len(value) <= MAX_AUXILIARY_COMMAND
+            or [c for c in value if c <= " "]):
+        raise _Invalid(where, "must be 1 to %d characters without spaces, not %s"
+                       % (MAX_AUXILIARY_COMMAND, _show(value)))
+    if value.startswith("tt:") and value not in RESERVED_AUXILIARY_COMMANDS:
+        raise _Invalid(where, "%s: the tt: prefix is reserved for ONVIF's commands (%s); "
+                              "name a vendor command without it" % (
+                                  _show(value), _choices(RESERVED_AUXILIARY_COMMANDS)))
+
+
+AUXILIARY_FIELDS = (
+    ("command", auxiliary_command, REQUIRED),
+    ("relay", token, REQUIRED),
+    ("state", one_of(("active", "inactive")), "active"),
+    ("pulse_ms", integer(1, 600000), ABSENT),  # back to inactive after it, like delay_times
 )
 
 
@@ -353,6 +386,29 @@ def _check_addresses_unique(board, rules):
         users[address] = owner
 
 
+def _check_auxiliary_commands(board):
+    """Checklist 8.6 SendAuxiliaryCommand: each command drives one of the board's relays."""
+    entries = board["auxiliary_commands"]
+    if len(entries) > MAX_AUXILIARY_COMMANDS:
+        raise _Invalid("auxiliary_commands", "%d entries, at most %d"
+                       % (len(entries), MAX_AUXILIARY_COMMANDS))
+    relays = [relay["token"] for relay in board["relays"]]
+    commands = {}
+    for i, entry in enumerate(entries):
+        where = "auxiliary_commands[%d]" % i
+        _refuse_unknown(entry, AUXILIARY_FIELDS, where, "an auxiliary command")
+        _check_values(entry, AUXILIARY_FIELDS, where)
+        if entry["relay"] not in relays:
+            raise _Invalid(where + ".relay", "no relay %s (relays: %s)"
+                           % (_show(entry["relay"]), _choices(relays) or "none"))
+        if "pulse_ms" in entry and entry["state"] != "active":
+            raise _Invalid(where + ".pulse_ms", "a pulse needs state \"active\"")
+        if entry["command"] in commands:
+            raise _Invalid(where + ".command", "%s is already used by %s"
+                           % (_show(entry["command"]), commands[entry["command"]]))
+        commands[entry["command"]] = where
+
+
 def check_board(board, path):
     """Check a board (parsed from the file at `path`) in place and fill its defaults; the first
     problem is a ConfigError naming the file and the field path."""
@@ -374,6 +430,7 @@ def _check_board(board):
     for section in SECTIONS:
         _check_section(board, rules, *section)
     _check_addresses_unique(board, rules)
+    _check_auxiliary_commands(board)
     return board
 
 

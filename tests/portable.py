@@ -42,6 +42,7 @@ PORTABLE = (
     "test_posixtz",
     "test_datetime_ops",
     "test_ipfilter",
+    "test_aux_ops",
 )
 
 CPYTHON_ONLY = (

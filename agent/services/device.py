@@ -17,6 +17,7 @@ HardwareId is the board file's "hardware_id", else "board/hal".
 from .. import __version__
 from ..soap import SoapFault, sender
 from . import SPEC_VERSION, TT, Service, parse_boolean, required
+from .aux_ops import AuxiliaryOperations
 from .datetime_ops import DateTimeOperations
 from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
 from .ipfilter_ops import IPFilterOperations
@@ -44,7 +45,8 @@ def write_version(w, ns, name, version):
     w.end()
 
 
-class DeviceService(IPFilterOperations, DateTimeOperations, RelayOperations, Service):
+class DeviceService(AuxiliaryOperations, IPFilterOperations, DateTimeOperations,
+                    RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -87,6 +89,7 @@ class DeviceService(IPFilterOperations, DateTimeOperations, RelayOperations, Ser
             ("SystemBackup", False), ("SystemLogging", False), ("FirmwareUpgrade", False),
             ("HttpFirmwareUpgrade", False), ("HttpSystemBackup", False),
             ("HttpSystemLogging", False), ("HttpSupportInformation", False)])
+        self.write_misc_capabilities(w)  # the board's auxiliary commands (8.6)
         w.end()
 
     def write_legacy_capabilities(self, w, ctx):
@@ -109,6 +112,7 @@ class DeviceService(IPFilterOperations, DateTimeOperations, RelayOperations, Ser
         w.start(TT, "IO")
         w.leaf(TT, "InputConnectors", len(self.device.io.inputs))
         w.leaf(TT, "RelayOutputs", len(self.device.io.relays))
+        self.write_legacy_io_extension(w)
         w.end()
         w.start(TT, "Security")
         w.leaf(TT, "TLS1.1", False)
