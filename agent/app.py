@@ -18,6 +18,7 @@ from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
 from .services.events import EventService, SubscriptionManager
 from .soap import SoapFault, read_envelope, sender
+from .systemlog import record_access
 from .wsse import WSSE, UsernameTokenVerifier
 
 # Header blocks the agent processes (checklist 5.1 "We must understand wsse:Security and the
@@ -55,7 +56,7 @@ class RequestContext:
 class App:
     """Maps HTTP requests to services (each a plain object with one method per operation)."""
 
-    def __init__(self, services, *, policy, limits=None):
+    def __init__(self, services, *, policy, limits=None, on_answer=None):
         self.by_path = {}
         self.prefixes = []  # services answering every path under theirs (subscriptions)
         for service in services:
@@ -65,6 +66,9 @@ class App:
                 self.by_path[service.path] = service
         self.policy = policy
         self.limits = limits or {}
+        # on_answer(ctx, service key, operation, reply, fault or None) after each dispatched
+        # request: the access log (agent.systemlog, checklist 8.4 #11).
+        self.on_answer = on_answer
 
     def handle(self, request, ctx):
         """A Reply, or a Deferred one (agent.session waits for it)."""
@@ -92,21 +96,29 @@ class App:
             return fault_reply(fault)
         ctx.envelope = envelope
         ctx.request = request
+        reply, fault = self.answer(service, envelope, ctx)
+        if self.on_answer is not None:
+            self.on_answer(ctx, service.key, envelope.body.name, reply, fault)
+        return reply
+
+    def answer(self, service, envelope, ctx):
+        """(The Reply or Deferred, the SoapFault it answers or None)."""
         try:
-            return self.dispatch(service, envelope, ctx)
-        except SoapFault as fault:
-            return fault_reply(fault)
+            return self.dispatch(service, envelope, ctx), None
+        except SoapFault as exc:
+            fault = exc
         except Unauthorized as exc:  # checklist 5.4: no or bad HTTP Digest credentials
-            return text_reply(401, "Unauthorized\n", exc.headers)
+            return text_reply(401, "Unauthorized\n", exc.headers), None
         except LockedOut as exc:
             return text_reply(429, "Too many authentication failures\n",
-                              [("Retry-After", str(exc.retry_after))])
+                              [("Retry-After", str(exc.retry_after))]), None
         except RemoteProtocolError as exc:
-            return fault_reply(SoapFault.from_error(exc))
+            fault = SoapFault.from_error(exc)
         except Exception as exc:  # a bug of ours: log it, tell the client no more than Table 5
             log.error("handler for %s failed: %r", envelope.body.name, exc)
             print_exception(exc)
-            return fault_reply(SoapFault("Receiver", "Action"))
+            fault = SoapFault("Receiver", "Action")
+        return fault_reply(fault), fault
 
     def dispatch(self, service, envelope, ctx):
         body = envelope.body
@@ -137,7 +149,7 @@ def build_app(device, clock=utc_seconds, policy=None):
     # The subscription manager answers at each subscription's own address and is announced by
     # the subscribe responses, not by GetServices.
     return App((DeviceService(device, others),) + others + (SubscriptionManager(device),),
-               policy=policy or default_policy(device, clock))
+               policy=policy or default_policy(device, clock), on_answer=record_access)
 
 
 def default_policy(device, clock=utc_seconds):

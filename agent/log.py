@@ -1,7 +1,13 @@
-"""A tiny leveled logger to stderr that both runtimes have (MicroPython ships no `logging`)."""
+"""A tiny leveled logger to stderr that both runtimes have (MicroPython ships no `logging`).
+
+Every line at info or above is also kept in the bounded system log GetSystemLog serves
+(agent.systemlog, checklist 8.4 #11), whatever the stderr threshold.
+"""
 
 import sys
 import time
+
+from .systemlog import SYSTEM
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 LEVELS = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR}
@@ -21,12 +27,16 @@ def set_stream(stream):
 
 
 def _log(level, fmt, args):
-    if level < _state["level"]:
+    shown = level >= _state["level"]
+    if not shown and level < INFO:
         return
     message = fmt % args if args else fmt
     t = time.localtime()
-    line = "%02d:%02d:%02d %s %s\n" % (t[3], t[4], t[5], _NAMES[level], message)
-    (_state["stream"] or sys.stderr).write(line)
+    line = "%02d:%02d:%02d %s %s" % (t[3], t[4], t[5], _NAMES[level], message)
+    if level >= INFO:
+        SYSTEM.add(line)
+    if shown:
+        (_state["stream"] or sys.stderr).write(line + "\n")
 
 
 def debug(fmt, *args):

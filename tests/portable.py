@@ -42,6 +42,7 @@ PORTABLE = (
     "test_posixtz",
     "test_datetime_ops",
     "test_ipfilter",
+    "test_log_ops",
     "test_aux_ops",
 )
 

@@ -21,7 +21,7 @@ IMPLEMENTED = {
                "GetDiscoveryMode", "SetDiscoveryMode", "GetRelayOutputs",
                "SetRelayOutputSettings", "SetRelayOutputState", "SetSystemDateAndTime",
                "GetIPAddressFilter", "SetIPAddressFilter", "AddIPAddressFilter",
-               "RemoveIPAddressFilter"),
+               "RemoveIPAddressFilter", "GetSystemLog", "GetSystemSupportInformation"),
     # All but the nine configuration operations DeviceIO 16.12 deprecated (checklist 9.4).
     "deviceio": ("GetServiceCapabilities", "GetRelayOutputs", "SetRelayOutputState",
                  "GetRelayOutputOptions", "SetRelayOutputSettings", "GetDigitalInputs",

@@ -21,6 +21,7 @@ from .aux_ops import AuxiliaryOperations
 from .datetime_ops import DateTimeOperations
 from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
 from .ipfilter_ops import IPFilterOperations
+from .log_ops import LogOperations
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -45,7 +46,7 @@ def write_version(w, ns, name, version):
     w.end()
 
 
-class DeviceService(AuxiliaryOperations, IPFilterOperations, DateTimeOperations,
+class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, DateTimeOperations,
                     RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
@@ -83,10 +84,11 @@ class DeviceService(AuxiliaryOperations, IPFilterOperations, DateTimeOperations,
             ("UsernameToken", True), ("HttpDigest", True), ("RELToken", False),
             ("MaxUsers", users.max_users), ("MaxUserNameLength", users.max_name),
             ("MaxPasswordLength", users.max_password)])
-        # Checklist 7: the discovery transport answers Resolve and sends Bye.
+        # Checklist 7: the discovery transport answers Resolve and sends Bye; 8.4 #11
+        # GetSystemLog (agent.services.log_ops).
         w.leaf(TDS, "System", attrs=[
             ("DiscoveryResolve", True), ("DiscoveryBye", True), ("RemoteDiscovery", False),
-            ("SystemBackup", False), ("SystemLogging", False), ("FirmwareUpgrade", False),
+            ("SystemBackup", False), ("SystemLogging", True), ("FirmwareUpgrade", False),
             ("HttpFirmwareUpgrade", False), ("HttpSystemBackup", False),
             ("HttpSystemLogging", False), ("HttpSupportInformation", False)])
         self.write_misc_capabilities(w)  # the board's auxiliary commands (8.6)
@@ -104,8 +106,10 @@ class DeviceService(AuxiliaryOperations, IPFilterOperations, DateTimeOperations,
         w.start(TT, "System")
         w.leaf(TT, "DiscoveryResolve", True)  # as in write_capabilities (checklist 7)
         w.leaf(TT, "DiscoveryBye", True)
-        for name in ("RemoteDiscovery", "SystemBackup", "SystemLogging", "FirmwareUpgrade"):
-            w.leaf(TT, name, False)
+        w.leaf(TT, "RemoteDiscovery", False)
+        w.leaf(TT, "SystemBackup", False)
+        w.leaf(TT, "SystemLogging", True)  # checklist 8.4 #11 (agent.services.log_ops)
+        w.leaf(TT, "FirmwareUpgrade", False)
         for version in SUPPORTED_VERSIONS:
             write_version(w, TT, "SupportedVersions", version)
         w.end()
