@@ -133,9 +133,11 @@ class DeviceIO:
         if relay.state is not None:
             self._drive(relay, relay.state)  # a new IdleState moves the contact, same state
 
-    def set_relay_state(self, token, state):
+    def set_relay_state(self, token, state, pulse_ms=None):
         """Checklist 9.1 SetRelayOutputState. A monostable relay set active falls back to
-        inactive after DelayTime, on a loop timer; a new command restarts the pulse."""
+        inactive after DelayTime, on a loop timer; a new command restarts the pulse. `pulse_ms`
+        (an auxiliary command's pulse, 8.6) falls back after that time instead, whatever the
+        mode."""
         relay = self.relay(token)
         if state not in ("active", "inactive"):
             raise sender("InvalidArgVal", reason="LogicalState must be active or inactive")
@@ -143,8 +145,10 @@ class DeviceIO:
             relay.pulse.cancel()
             relay.pulse = None
         self._drive(relay, state)
-        if relay.mode == "Monostable" and state == "active":
-            relay.pulse = self.loop.call_later(relay.delay_ms, lambda: self._fall_back(relay))
+        if not pulse_ms and relay.mode == "Monostable" and state == "active":
+            pulse_ms = relay.delay_ms
+        if pulse_ms:
+            relay.pulse = self.loop.call_later(pulse_ms, lambda: self._fall_back(relay))
 
     def _fall_back(self, relay):
         relay.pulse = None

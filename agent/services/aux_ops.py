@@ -54,21 +54,7 @@ class AuxiliaryOperations:
 
 
 def _run(io, entry):
-    """Set the entry's relay; a pulse falls back to inactive after pulse_ms. The timer is the
-    relay's own pulse, so the next command on that relay (this or SetRelayOutputState) cancels
-    it, as it cancels a monostable fall-back."""
-    io.set_relay_state(entry["relay"], entry["state"])
-    pulse_ms = entry.get("pulse_ms")
-    if pulse_ms:
-        relay = io.relay(entry["relay"])
-        if relay.pulse is not None:
-            relay.pulse.cancel()  # a monostable relay's own DelayTime gives way to the pulse
-        relay.pulse = io.loop.call_later(pulse_ms, lambda: _end_pulse(io, relay))
-
-
-def _end_pulse(io, relay):
-    relay.pulse = None
-    try:
-        io.set_relay_state(relay.token, "inactive")
-    except SoapFault:
-        pass  # logged by agent.deviceio.hardware_failed; the next command tries again
+    """Set the entry's relay; a pulse falls back to inactive after pulse_ms, on the relay's own
+    timer, so the next command on that relay (this or SetRelayOutputState) cancels it, as it
+    cancels a monostable fall-back."""
+    io.set_relay_state(entry["relay"], entry["state"], pulse_ms=entry.get("pulse_ms"))
