@@ -19,7 +19,7 @@ import tty
 from agent import log
 from agent.errors import ConfigError
 from agent.loop import POLLIN, POLLOUT
-from hal.base import DigitalInput, Hal, HalError, RelayOutput, SerialPort
+from hal.base import DigitalInput, Hal, HalError, RelayOutput, SerialPort, assemble
 
 SOCKET_NAME = "sim.sock"
 MAX_LINE = 256        # bytes of one command line, newline excluded
@@ -313,14 +313,7 @@ class SimHal(Hal):
         super().__init__(board, loop)
         self.control = None
         self.control_path = state_dir + "/" + SOCKET_NAME if state_dir else None
-        try:
-            self.relays = [SimRelay(spec) for spec in board.get("relays", [])]
-            self.inputs = [SimInput(spec, loop) for spec in board.get("inputs", [])]
-            for spec in board.get("serial_ports", []):
-                self.serial_ports.append(PtySerialPort(spec))
-        except Exception:
-            self.close()  # the ptys opened so far
-            raise
+        assemble(self, _add_parts)  # a failure closes the ptys opened so far
 
     def start(self):
         super().start()
@@ -353,6 +346,14 @@ class SimHal(Hal):
             self.control.close()
             self.control = None
         super().close()
+
+
+def _add_parts(hal):
+    board = hal.board
+    hal.relays = [SimRelay(spec) for spec in board.get("relays", [])]
+    hal.inputs = [SimInput(spec, hal.loop) for spec in board.get("inputs", [])]
+    for spec in board.get("serial_ports", []):
+        hal.serial_ports.append(PtySerialPort(spec))
 
 
 def _word(closed):
