@@ -9,14 +9,7 @@ Portable: runs inside MicroPython too (the `machine` backend's fake lives there)
 
 from agent.loop import Loop
 from hal.base import Hal
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000
-
-    def __call__(self):
-        return self.now
+from tests.support import Clock
 
 
 class HalConformance:
@@ -52,7 +45,7 @@ class HalConformance:
     # -- helpers ---------------------------------------------------------------------------------
 
     def setUp(self):
-        self.clock = FakeClock()
+        self.clock = Clock()
         self.loop = Loop(clock=self.clock)
         self.spec = self.board()
         self.hal = self.make_hal(self.spec, self.loop)

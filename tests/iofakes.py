@@ -7,7 +7,7 @@ from agent.device import Device
 from agent.loop import Loop
 from agent.settings import Settings
 from hal.base import DigitalInput, Hal, HalError, RelayOutput, SerialPort
-from tests.hal_conformance import FakeClock
+from tests.support import Clock
 
 EPOCH = 1700000000  # the device's UTC time when the fake loop clock starts
 
@@ -88,7 +88,7 @@ class FakeHal(Hal):
 def make_device(board=BOARD, settings=None, store=None):
     """(device, hal, loop, clock, bus messages) with DeviceIO started on a fake clock; `store`
     (an agent.eventstore.EventStore) records from before the start."""
-    clock = FakeClock()
+    clock = Clock()
     loop = Loop(clock=clock)
 
     def utc():  # the device's UTC clock moves with the loop's fake one

@@ -144,6 +144,19 @@ class InMemoryClient:
         del self.out[:]
         return parse_responses(raw)
 
+    def start(self, path, body, **kw):
+        """Send one request that may be answered later (a Deferred: a long-poll, a serial
+        command); returns a function giving the responses that arrived since, each once."""
+        self.session.receive(http_request(path, body, **kw))
+        while self.session.step():
+            pass
+
+        def arrived():
+            responses = parse_responses(b"".join(self.out))
+            del self.out[:]
+            return responses
+        return arrived
+
     def post(self, path, body, **kw):
         responses = self.exchange(http_request(path, body, **kw))
         assert len(responses) == 1, responses

@@ -42,6 +42,16 @@ def exists(path):
     return True
 
 
+class Clock:
+    """A clock the test sets: `clock.now = ...`; callable like the real ones."""
+
+    def __init__(self, now=1000):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
 class Lines:
     """A log stream keeping its lines: `log.set_stream(Lines())`, then look at `lines`."""
 

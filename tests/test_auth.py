@@ -11,8 +11,8 @@ from agent.device import Device
 from agent.operations import ACCESS_NAMES, PRE_AUTH
 from agent.settings import Settings
 from agent.users import Users
-from tests.soapclient import FIXED_NOW, InMemoryClient, envelope, http_request
-from tests.support import Quiet
+from tests.soapclient import FIXED_NOW, InMemoryClient, envelope
+from tests.support import Clock, Quiet
 
 PATHS = {"device": "/onvif/device_service", "deviceio": "/onvif/deviceio_service",
          "events": "/onvif/event_service"}
@@ -27,14 +27,6 @@ PASSWORDS = {"admin": "Adm1n-secret-pw", "operator": "0perator-pw!", "viewer": "
 LEVELS = {"admin": "Administrator", "operator": "Operator", "viewer": "User"}
 
 
-class Clock:
-    def __init__(self):
-        self.now = FIXED_NOW
-
-    def __call__(self):
-        return self.now
-
-
 def b64(data):
     return binascii.b2a_base64(data).strip().decode()
 
@@ -43,7 +35,7 @@ class Caller:
     """A device with three users and a client that can present each kind of credential."""
 
     def __init__(self, board=None):
-        self.clock = Clock()
+        self.clock = Clock(FIXED_NOW)
         users = Users()
         users.create([(name, PASSWORDS[name], LEVELS[name]) for name in PASSWORDS])
         device = Device(board or {"name": "t", "hal": "sim"}, Settings(), users=users)

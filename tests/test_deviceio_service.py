@@ -8,7 +8,7 @@ from agent import log
 from agent.app import build_app
 from agent.settings import Settings
 from tests.iofakes import BOARD, advance, make_device
-from tests.soapclient import InMemoryClient, envelope, http_request, parse_responses
+from tests.soapclient import InMemoryClient, envelope
 from tests.support import AllowAll, Quiet, remove_tree, scratch_dir
 
 DEVICEIO = "/onvif/deviceio_service"
@@ -305,16 +305,7 @@ class SerialPortTest(DeviceIOTestCase):
 
     def send(self, inner):
         """Start a command; returns a function that collects the (single) response."""
-        client = self.client
-        client.session.receive(http_request(DEVICEIO, envelope(serial_command(inner))))
-        while client.session.step():
-            pass
-
-        def result():
-            responses = parse_responses(b"".join(client.out))
-            del client.out[:]
-            return responses
-        return result
+        return self.client.start(DEVICEIO, envelope(serial_command(inner)))
 
     def serial_data(self, response):
         data = response.body_child.find(TMD, "SerialData")

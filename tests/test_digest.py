@@ -11,6 +11,7 @@ import unittest
 from agent import compat
 from agent.digest import MAX_HEADER, DigestAuth, DigestFailure, parse_credentials, response_digest
 from agent.errors import LocalProtocolError
+from tests.support import Clock
 
 REALM = "onvif-agent@urn:uuid:5f0c8d1e-0000-4000-8000-000000000001"
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -19,16 +20,8 @@ USERS = {"admin": "pa55word", "operator": "s3cret \"quoted\" \\ pass", "jos\u00e
 HASHES = {"MD5": compat.md5, "SHA-256": compat.sha256}
 
 
-class Clock:
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 def make_auth(clock=None, **options):
-    return DigestAuth(USERS.get, realm=REALM, secret=SECRET, clock=clock or Clock(), **options)
+    return DigestAuth(USERS.get, realm=REALM, secret=SECRET, clock=clock or Clock(1000.0), **options)
 
 
 def challenge_param(value, name):
@@ -137,9 +130,9 @@ class ChallengeTest(unittest.TestCase):
     def test_bad_constructor_arguments(self):
         for realm in ('a"b', "a\\b", "tab\there", "caf\u00e9"):
             with self.assertRaises(LocalProtocolError):
-                DigestAuth(USERS.get, realm=realm, secret=SECRET, clock=Clock())
+                DigestAuth(USERS.get, realm=realm, secret=SECRET, clock=Clock(1000.0))
         with self.assertRaises(LocalProtocolError):
-            DigestAuth(USERS.get, realm=REALM, secret=b"short", clock=Clock())
+            DigestAuth(USERS.get, realm=REALM, secret=b"short", clock=Clock(1000.0))
 
 
 class RoundTripTest(unittest.TestCase):
@@ -189,7 +182,7 @@ class RoundTripTest(unittest.TestCase):
         self.assertEqual(auth.verify("POST", URI, render(fields)), "admin")
 
     def test_nonce_still_fresh_at_its_lifetime(self):
-        clock = Clock()
+        clock = Clock(1000.0)
         auth = make_auth(clock, nonce_lifetime_s=60)
         value = challenge(auth)
         clock.now += 60.9
@@ -203,7 +196,7 @@ class RefusalTest(unittest.TestCase):
         return caught.exception
 
     def test_stale_nonce(self):
-        clock = Clock()
+        clock = Clock(1000.0)
         auth = make_auth(clock)
         value = challenge(auth)
         clock.now += 301
@@ -212,7 +205,7 @@ class RefusalTest(unittest.TestCase):
         self.assertEqual(failure.reason, "nonce expired")
 
     def test_expired_nonce_with_a_wrong_password_is_not_stale(self):
-        clock = Clock()
+        clock = Clock(1000.0)
         auth = make_auth(clock)
         value = challenge(auth)
         clock.now += 301
@@ -228,7 +221,7 @@ class RefusalTest(unittest.TestCase):
     def test_forged_nonces(self):
         auth = make_auth()
         other = DigestAuth(USERS.get, realm=REALM, secret=b"another secret of 32 bytes......",
-                           clock=Clock())
+                           clock=Clock(1000.0))
         value = challenge(auth)
         good = challenge_param(value, "nonce")
         flipped = good[:40] + ("0" if good[40] != "0" else "1") + good[41:]

@@ -19,6 +19,7 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from agent.digest import DigestAuth, DigestFailure
+from tests.support import Clock
 
 REALM = "onvif-agent@urn:uuid:5f0c8d1e-0000-4000-8000-000000000001"
 USERS = {"admin": "pa55word", "op": 'with "quotes" and \\ and spaces'}
@@ -26,19 +27,11 @@ PATH = "/onvif/device_service"
 CURL = shutil.which("curl")
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 class DigestServer:
     """http.server answering through DigestAuth; `seen` logs (algorithm, nc, outcome) per try."""
 
     def __init__(self, offer=("SHA-256", "MD5"), **options):
-        self.clock = Clock()
+        self.clock = Clock(1000.0)
         self.auth = DigestAuth(USERS.get, realm=REALM, secret=b"interop-test-secret-32-bytes....",
                                clock=self.clock, **options)
         self.offer = offer
@@ -174,7 +167,7 @@ def test_requests_wrong_password_is_refused(serve):
 
 def test_requests_build_digest_header_directly():
     """requests' header builder fed our challenge, without any HTTP in between."""
-    auth = DigestAuth(USERS.get, realm=REALM, secret=b"x" * 32, clock=Clock())
+    auth = DigestAuth(USERS.get, realm=REALM, secret=b"x" * 32, clock=Clock(1000.0))
     for index in (0, 1):  # SHA-256, then MD5, each with a nonce of its own
         offered = auth.challenges()[index]
         client = HTTPDigestAuth("admin", "pa55word")

@@ -6,7 +6,7 @@ from agent import discovery
 from agent.discovery import D, TDS, WSADIS, Discovery
 from agent.soap import SOAP12
 from agent.xmltree import parse
-from tests.support import Rng
+from tests.support import Clock, Rng
 
 ENDPOINT = "urn:uuid:0f3c8a52-1d2e-4b6f-9a7c-1234567890ab"
 SCOPES = [
@@ -45,14 +45,6 @@ def scopes_probe(scopes, match_by=None):
 def resolve(address):
     return probe("<d:Resolve><a:EndpointReference><a:Address>%s</a:Address>"
                  "</a:EndpointReference></d:Resolve>" % address, action=D + "/Resolve")
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000
-
-    def __call__(self):
-        return self.now
 
 
 def make(**options):

@@ -11,7 +11,7 @@ from agent.datetimes import format_datetime, parse_datetime
 from agent.eventstore import EventStore
 from agent.ringstore import RingStore
 from tests.iofakes import EPOCH, advance, make_device
-from tests.soapclient import InMemoryClient, envelope, http_request, parse_responses
+from tests.soapclient import InMemoryClient, envelope
 from tests.support import AllowAll, Quiet, remove_tree, scratch_dir
 
 EVENTS = "/onvif/event_service"
@@ -88,16 +88,7 @@ class EventTestCase(unittest.TestCase):
 
     def start_pull(self, path, body=None):
         """Send a PullMessages and return a function collecting its answer, if any yet."""
-        client = self.client
-        client.session.receive(http_request(path, envelope(body or pull())))
-        while client.session.step():
-            pass
-
-        def answered():
-            responses = parse_responses(b"".join(client.out))
-            del client.out[:]
-            return responses
-        return answered
+        return self.client.start(path, envelope(body or pull()))
 
     def notifications(self, response):
         """(operation, topic, source value, data value) of each NotificationMessage."""

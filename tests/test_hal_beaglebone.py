@@ -13,7 +13,8 @@ from agent.loop import Loop
 from hal import beaglebone
 from hal.base import HalError
 from tests.fake_gpiod import RISING, FakeChip, FakeGpiod
-from tests.hal_conformance import FakeClock, HalConformance
+from tests.hal_conformance import HalConformance
+from tests.support import Clock
 from tests.test_hal_serialport import PtyPeer, RealTimePump
 
 RELAYS = [{"token": "R1", "chip": "gpiochip1", "line": 5, "active_low": True},
@@ -193,7 +194,7 @@ class BeagleBoneCreateTest(unittest.TestCase):
     def setUp(self):
         self.gpiod = fake_gpiod()
         self.poller = RecordingPoller()
-        self.loop = Loop(clock=FakeClock(), poller=self.poller)
+        self.loop = Loop(clock=Clock(), poller=self.poller)
         self.addCleanup(self.loop.close)
 
     def refused(self, spec, gpiod_module=None):

@@ -12,7 +12,8 @@ sys.modules["machine"] = fake_machine  # before hal.micropython imports it
 from agent.loop import Loop
 from hal import micropython, open_hal
 from hal.base import POLL_MS, HalError
-from tests.hal_conformance import FakeClock, HalConformance
+from tests.hal_conformance import HalConformance
+from tests.support import Clock
 
 
 def wire_level(spec, closed):
@@ -93,7 +94,7 @@ class MachineConformance(HalConformance, unittest.TestCase):
 class MachineBoardTest(unittest.TestCase):
     def setUp(self):
         fake_machine.reset()
-        self.clock = FakeClock()
+        self.clock = Clock()
         self.loop = Loop(clock=self.clock)
         self.changes = []
 

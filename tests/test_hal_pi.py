@@ -12,7 +12,8 @@ from gpiozero.pins.mock import MockFactory
 from agent.loop import Loop
 from hal import pi
 from hal.base import HalError
-from tests.hal_conformance import FakeClock, HalConformance
+from tests.hal_conformance import HalConformance
+from tests.support import Clock
 from tests.test_hal_serialport import PtyPeer, RealTimePump
 
 RELAYS = [{"token": "R1", "pin": 17, "active_low": True},
@@ -166,7 +167,7 @@ class PiConformance(RealTimePump, HalConformance, unittest.TestCase):
 class PiCreateTest(unittest.TestCase):
     def setUp(self):
         self.factory = MockFactory()
-        self.loop = Loop(clock=FakeClock())
+        self.loop = Loop(clock=Clock())
         self.addCleanup(self.loop.close)
 
     def assert_refused(self, board, *names):

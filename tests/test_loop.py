@@ -2,7 +2,7 @@ import unittest
 
 from agent import log
 from agent.loop import POLLIN, POLLOUT, Loop
-from tests.support import Quiet
+from tests.support import Clock, Quiet
 
 
 class FakePoller:
@@ -26,14 +26,6 @@ class FakePoller:
         self.timeouts.append(timeout)
         ready, self.ready = self.ready, []
         return ready
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000
-
-    def __call__(self):
-        return self.now
 
 
 class Pollable:

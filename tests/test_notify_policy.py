@@ -10,7 +10,7 @@ from agent.loop import Loop
 from agent.notify import (MAX_BODY, MAX_HEAD, ConsumerRefused, NotifySender, ResponseError,
                           ResponseReader, address_refusal, parse_consumer, request_bytes,
                           retryable)
-from tests.hal_conformance import FakeClock
+from tests.support import Clock
 from tests.support import Quiet
 
 
@@ -239,7 +239,7 @@ class SenderPolicyTest(unittest.TestCase):
 
     def setUp(self):
         log.set_stream(Quiet())
-        self.clock = FakeClock()
+        self.clock = Clock()
         self.loop = Loop(clock=self.clock)
         self.resolver = Resolver()
         self.sender = NotifySender(self.loop, connect_timeout_ms=500, retries=2,
