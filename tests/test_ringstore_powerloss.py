@@ -83,6 +83,15 @@ class Child:
     def seqs(self, word):
         return [int(seq) for said, seq in list(self.lines) if said == word.encode()]
 
+    def wait_stored(self, count, hang_s=60):
+        """Until the child has reported `count` appends (a machine's speed must not decide how
+        far the test gets); `hang_s` only detects a child that stopped."""
+        deadline = time.monotonic() + hang_s
+        while len(self.seqs("stored")) < count:
+            assert self.proc.poll() is None, "the child died on its own"
+            assert time.monotonic() < deadline, "the child stopped appending"
+            time.sleep(0.001)
+
     def kill(self):
         self.proc.kill()
         self.proc.wait()
@@ -122,7 +131,10 @@ def test_killed_at_random_moments(tmp_path):
     reported = []
     for _ in range(14):
         child = Child(path, slow=False)
-        time.sleep(rng.uniform(0, 0.25))  # sometimes before its first append
+        # Killed after a random number of appends (sometimes before its first), then at a
+        # random moment within the next ones.
+        child.wait_stored(rng.randint(0, 45))
+        time.sleep(rng.uniform(0, 0.005))
         child.kill()
         reported += child.seqs("stored")
         check(path, reported)
