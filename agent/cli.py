@@ -153,8 +153,9 @@ def https_context(options, state_dir):
         if "tls-cert" in options:
             cert, key = options["tls-cert"], options["tls-key"]
         else:
-            cert, key = tls.device_certificate(state_dir + "/tls", compat.hostname(),
-                                               compat.interface_addresses())
+            addresses = compat.interface_addresses() + [
+                address for address, _ in compat.interface_addresses6()]
+            cert, key = tls.device_certificate(state_dir + "/tls", compat.hostname(), addresses)
         return tls.server_context(cert, key), cert
     except tls.TlsUnavailable as exc:
         log.warning("HTTPS off: %s", exc)

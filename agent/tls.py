@@ -65,8 +65,9 @@ def device_certificate(directory, hostname, addresses, now=None):
     An existing pair is kept while it is whole, matching and unexpired, checked with `ssl` alone:
     `cryptography` (some 13 MB of resident memory) is loaded only to make a new EC P-256 key
     and certificate, written with the key mode 0600 and each file replaced atomically, for the
-    host name, "localhost", 127.0.0.1 and `addresses`, valid VALID_DAYS from a day ago. `now` is
-    in Unix seconds.
+    host name, "localhost", 127.0.0.1, ::1 and `addresses` (IPv4 and IPv6; link-local ones are left
+    out: a certificate cannot name an address that only has a meaning with its zone), valid
+    VALID_DAYS from a day ago. `now` is in Unix seconds.
     """
     _require_ssl()
     now = compat.utc_seconds() if now is None else now
@@ -97,12 +98,12 @@ def device_certificate(directory, hostname, addresses, now=None):
     if _is_dns_name(hostname):
         names[:0] = [x509.DNSName(hostname), x509.DNSName(hostname + ".local")]
     ips = []
-    for text in ["127.0.0.1"] + list(addresses):
+    for text in ["127.0.0.1", "::1"] + list(addresses):
         try:
             ip = ipaddress.ip_address(text)
         except ValueError:
             continue
-        if ip not in ips:
+        if ip not in ips and not ip.is_link_local:
             ips.append(ip)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
                                             hostname[:64] if hostname else "onvif-agent")])

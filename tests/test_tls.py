@@ -60,14 +60,17 @@ def load_cert(path):
 
 def test_device_certificate_is_made_once_with_a_private_key(tmp_path):
     directory = str(tmp_path / "tls")
-    cert_path, key_path = tls.device_certificate(directory, "door-1", ["192.0.2.7", "127.0.0.1"])
+    cert_path, key_path = tls.device_certificate(
+        directory, "door-1", ["192.0.2.7", "127.0.0.1", "2001:db8::7", "fe80::7"])
     assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
     cert = load_cert(cert_path)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["door-1", "door-1.local", "localhost"]
-    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1"),
-                                                       ipaddress.ip_address("192.0.2.7")]
+    # IPv6 too (clients reach the device over it); link-local left out (meaningless without
+    # its zone).
+    assert san.get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address(a) for a in ("127.0.0.1", "::1", "192.0.2.7", "2001:db8::7")]
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
     assert cert.public_key().curve.name == "secp256r1"
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -85,7 +88,8 @@ def test_device_certificate_without_a_usable_host_name(tmp_path):
     cert = load_cert(cert_path)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
-    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1"),
+                                                       ipaddress.ip_address("::1")]
 
 
 def test_an_expired_or_broken_pair_is_made_again(tmp_path):
