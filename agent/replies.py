@@ -48,7 +48,7 @@ class Deferred:
         self.header = None    # and its response header writer, if it has one
         self.settled = False  # resolved, failed or cancelled
         self._result = None   # the body writer or the SoapFault, once settled
-        self._waiter = None
+        self._waiters = []
 
     @property
     def reply(self):
@@ -66,22 +66,35 @@ class Deferred:
     def fail(self, fault):
         self._settle(fault)
 
+    @property
+    def fault(self):
+        """The SoapFault it failed with, if it did."""
+        return self._result if isinstance(self._result, SoapFault) else None
+
     def cancel(self):
         if not self.settled:
             self.settled = True
             if self.on_cancel is not None:
                 self.on_cancel()
+            self._notify(None)
 
     def when_settled(self, waiter):
-        """`waiter(reply)` once the reply exists (at once if it already does)."""
-        self._waiter = waiter
+        """`waiter(reply)` once the reply exists (at once if it already does), `waiter(None)`
+        if the client went away first. The session waits to send the reply, the access log to
+        record how the request ended."""
         if self._result is not None:
             waiter(self.reply)
+        else:
+            self._waiters.append(waiter)
 
     def _settle(self, result):
         if self.settled:
             return  # already answered, or the client is gone
         self.settled = True
         self._result = result
-        if self._waiter is not None:
-            self._waiter(self.reply)
+        self._notify(self.reply)
+
+    def _notify(self, reply):
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter(reply)

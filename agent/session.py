@@ -73,6 +73,8 @@ class Session:
         self._stream(reply)
 
     def _deferred_reply(self, reply):
+        if reply is None:
+            return  # cancelled: the connection is gone (abandon)
         self.waiting = None
         self._stream(reply)
         if self.on_resume is not None:

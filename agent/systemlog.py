@@ -9,6 +9,7 @@ a token or a body. Lines are made XML-safe here, so a response can carry them as
 
 from .compat import monotonic_ms
 from .datetimes import format_datetime
+from .replies import Deferred
 
 MAX_LINES = 200
 MAX_CHARS = 32 * 1024
@@ -63,13 +64,22 @@ ACCESS = BoundedLog()
 def record_access(ctx, service_key, operation, reply, fault):
     """Append the access line of one answered request (agent.app.App `on_answer`).
 
-    Outcome is the HTTP status, then the fault code and subcodes if a SOAP fault was answered;
-    a Deferred answer (a long poll, a serial exchange) is settled later and logged as such.
+    Outcome is the HTTP status, then the fault code and subcodes if a SOAP fault was answered.
+    A Deferred answer (a long poll, a serial exchange) is recorded when it is settled, or as
+    "cancelled" when the client went away before it was.
     """
     peer = ctx.peer[0] if isinstance(ctx.peer, tuple) else ctx.peer
-    status = getattr(reply, "status", None)
-    outcome = "deferred" if status is None else str(status)
+    prefix = "%s %s %s %s %s " % (format_datetime(ctx.now), peer or "-",
+                                  ctx.user or "anonymous", service_key, operation)
+    if isinstance(reply, Deferred):
+        reply.when_settled(lambda settled: ACCESS.add(prefix + (
+            "cancelled" if settled is None else _outcome(settled, reply.fault))))
+    else:
+        ACCESS.add(prefix + _outcome(reply, fault))
+
+
+def _outcome(reply, fault):
+    outcome = str(reply.status)
     if fault is not None:
         outcome += " " + "/".join([fault.code] + [local for _, local in fault.subcodes])
-    ACCESS.add("%s %s %s %s %s %s" % (format_datetime(ctx.now), peer or "-",
-                                      ctx.user or "anonymous", service_key, operation, outcome))
+    return outcome

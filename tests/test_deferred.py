@@ -11,6 +11,7 @@ from agent.device import Device
 from agent.session import Session
 from agent.settings import Settings
 from agent.soap import sender
+from agent.systemlog import ACCESS
 from tests.soapclient import envelope, http_request, parse_responses
 from tests.support import AllowAll, Quiet
 
@@ -100,6 +101,21 @@ class DeferredSessionTest(unittest.TestCase):
         self.assertEqual(self.responses(), [])
         self.session.abandon()
         self.assertEqual(self.cancelled, [1], "cancelled once")
+
+    def test_the_access_log_records_how_each_deferred_request_ended(self):
+        ACCESS.clear()
+        self.feed(HOSTNAME)
+        self.feed(HOSTNAME)
+        self.assertEqual(ACCESS.lines, [], "nothing recorded before the answer exists")
+        self.resolve(self.pending[0])
+        self.pending[1].fail(sender("InvalidArgVal", "InvalidSerialPort"))
+        self.feed(HOSTNAME)
+        self.session.abandon()
+        tails = [line.split(" ", 2)[2] for line in ACCESS.lines]
+        self.assertEqual(tails, [
+            "anonymous device GetHostname 200",
+            "anonymous device GetHostname 400 Sender/InvalidArgVal/InvalidSerialPort",
+            "anonymous device GetHostname cancelled"])
 
     def test_resolved_before_the_handler_returns(self):
         def at_once(body, ctx):
