@@ -95,6 +95,17 @@ class SystemLogFeedTest(FreshLogs):
         self.assertEqual(len(stream.lines), 1)
         self.assertTrue(stream.lines[0].endswith(" ERROR kept error\n"))
 
+    def test_in_the_journal_a_line_starts_with_its_priority_not_the_time(self):
+        lines = Lines()
+        log.set_stream(lines, journal=True)
+        log.set_level("debug")
+        log.debug("d")
+        log.info("i")
+        log.warning("w")
+        log.error("e")
+        self.assertEqual(lines.lines, ["<7>DEBUG d\n", "<6>INFO i\n", "<4>WARNING w\n", "<3>ERROR e\n"])
+        self.assertEqual(SYSTEM.lines[0][8:], " INFO i", "the system log keeps its time")
+
     def test_debug_never_reaches_the_system_log(self):
         log.set_level("debug")
         log.debug("debugging")
