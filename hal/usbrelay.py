@@ -8,6 +8,11 @@ Board fields: top-level "device" (the serial port, e.g. "/dev/ttyUSB0": a local 
 polled for room to write) and
 optional "baud_rate"; each relay's "channel" (1..8).
 
+An unplugged board (a failed write) is reopened every RECONNECT_MS from a loop timer; once back,
+every relay is commanded again to its last state, since a board that lost power has released
+them all. Commands meanwhile fail with a HalError (the client gets a fault, never a fake success).
+Name the port by a stable link such as /dev/serial/by-id/... so a replugged board is found again.
+
 Writing never waits (hal.base): the kernel takes a 4-byte frame at once in practice, but when its
 buffer is full the frame stays queued here and is flushed when the loop sees the port writable.
 pyserial's write with write_timeout=0 does not return 0 when the kernel refuses everything, it
@@ -26,6 +31,7 @@ from hal.base import Hal, HalError, RelayOutput
 BAUD_RATE = 9600
 FRAME_START = 0xA0
 MAX_QUEUED = 64  # bytes (16 frames) a stalled board may owe before commands are refused
+RECONNECT_MS = 2000
 
 UNSUPPORTED = [
     "digital inputs: USB relay boards have none",
@@ -42,28 +48,41 @@ def frame(channel, on):
 
 
 class RelayBoard:
-    """The serial line to one board, shared by its relays: a queue of bytes not yet written."""
+    """The serial line to one board, shared by its relays: a queue of bytes not yet written,
+    and the state last commanded per channel (to command again after a reconnection)."""
 
     def __init__(self, device, baud_rate, loop):
         self.device = device
+        self.baud_rate = baud_rate
         self.loop = loop
         self.pending = b""
         self.waiting = False  # registered with the loop for POLLOUT
+        self.commanded = {}   # channel -> energized, as last accepted
+        self.reconnect = None  # the reopen timer while unplugged
+        self.port = None
         try:
-            self.port = serial.serial_for_url(device, baud_rate, timeout=0, write_timeout=0)
+            self._open()
         except (serial.SerialException, OSError, ValueError) as exc:
             raise HalError("USB relay board %s: cannot open: %s" % (device, exc))
+
+    def _open(self):
+        self.port = serial.serial_for_url(self.device, self.baud_rate, timeout=0,
+                                          write_timeout=0)
         self.room = select.poll()
         self.room.register(self.port.fileno(), POLLOUT)
 
-    def send(self, data):
-        """Write `data` now or queue it behind what is already owed; HalError when the port fails
-        or the board has stopped taking bytes."""
+    def command(self, channel, on):
+        """Energize or release the coil of `channel`; HalError when the board is unplugged or
+        has stopped taking bytes."""
+        if self.port is None:
+            raise HalError("USB relay board %s: unplugged, reconnecting" % self.device)
+        data = frame(channel, on)
         if len(self.pending) + len(data) > MAX_QUEUED:
             raise HalError("USB relay board %s: not accepting commands (%d bytes still queued)"
                            % (self.device, len(self.pending)))
         self.pending += data
         self.flush()
+        self.commanded[channel] = on
 
     def flush(self):
         try:
@@ -71,10 +90,35 @@ class RelayBoard:
                 taken = self.port.write(self.pending)
                 self.pending = self.pending[taken:]
         except (serial.SerialException, OSError) as exc:
-            self.pending = b""
-            self._wait(False)
+            self._lost()
             raise HalError("USB relay board %s: write failed: %s" % (self.device, exc))
         self._wait(bool(self.pending))
+
+    def _lost(self):
+        """The board is gone: drop the port and what it owed, try again on a timer."""
+        self.pending = b""
+        self._wait(False)
+        try:
+            self.port.close()
+        except (serial.SerialException, OSError):
+            pass
+        self.port = None
+        self.reconnect = self.loop.call_later(RECONNECT_MS, self._reopen)
+
+    def _reopen(self):
+        try:
+            self._open()
+        except (serial.SerialException, OSError, ValueError):
+            self.port = None
+            self.reconnect = self.loop.call_later(RECONNECT_MS, self._reopen)
+            return
+        self.reconnect = None
+        log.info("USB relay board %s: reconnected, relays commanded again", self.device)
+        try:
+            for channel, on in self.commanded.items():
+                self.command(channel, on)
+        except HalError as exc:
+            log.error("%s", exc)  # lost again at once: _lost has scheduled the next try
 
     def _wait(self, wanted):
         if wanted and not self.waiting:
@@ -89,9 +133,14 @@ class RelayBoard:
         try:
             self.flush()
         except HalError as exc:
-            log.error("%s", exc)
+            log.error("%s (reconnecting every %d s)", exc, RECONNECT_MS // 1000)
 
     def close(self):
+        if self.reconnect is not None:
+            self.reconnect.cancel()
+            self.reconnect = None
+        if self.port is None:
+            return
         self._wait(False)
         if self.pending:
             log.warning("USB relay board %s: closed with %d bytes of commands unsent",
@@ -108,7 +157,7 @@ class ChannelRelay(RelayOutput):
         self.board = board
 
     def energize(self, on):
-        self.board.send(frame(self.channel, on))
+        self.board.command(self.channel, on)
 
     def close(self):
         try:

@@ -13,6 +13,7 @@ from agent.loop import Loop
 from hal import open_hal, usbrelay
 from hal.base import HalError
 from tests.hal_conformance import HalConformance
+from tests.support import Clock, scratch_dir
 
 QUIET_S = 0.02  # the master has every byte once it stays silent this long
 
@@ -204,3 +205,61 @@ class UsbRelayBoardTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReconnectTest(unittest.TestCase):
+    """A board unplugged and plugged in again behind a stable link (as /dev/serial/by-id/...)."""
+
+    def setUp(self):
+        self.clock = Clock(now=0)
+        self.loop = Loop(clock=self.clock)
+        self.addCleanup(self.loop.close)
+        self.link = scratch_dir() + "/usb-relay"
+        self.pty = self.plug()
+        lines = []
+        log.set_stream(type("Sink", (), {"write": lambda _, line: lines.append(line)})())
+        self.addCleanup(log.set_stream, None)
+        self.lines = lines
+
+    def plug(self):
+        pty = PtyBoard()
+        self.addCleanup(pty.close)
+        if os.path.lexists(self.link):
+            os.remove(self.link)
+        os.symlink(pty.device, self.link)
+        return pty
+
+    def after(self, ms):
+        self.clock.now += ms
+        self.loop.run_once(0)
+
+    def test_the_board_is_reopened_and_every_relay_commanded_again(self):
+        hal = open_hal(relay_board(self.link, relays=((1, "NO"), (2, "NO"))), self.loop)
+        self.addCleanup(hal.close)
+        hal.relays[0].set_closed(True)
+        self.pty.unplug()
+        with self.assertRaisesRegex(HalError, "write failed"):
+            hal.relays[1].set_closed(True)
+        with self.assertRaisesRegex(HalError, "unplugged, reconnecting"):
+            hal.relays[1].set_closed(True)
+        self.after(usbrelay.RECONNECT_MS)  # still unplugged: the next try is scheduled
+        os.remove(self.link)
+        self.after(usbrelay.RECONNECT_MS)
+        self.pty = self.plug()
+        self.after(usbrelay.RECONNECT_MS - 1)
+        self.assertIsNone(hal.link.port, "not before the timer")
+        self.after(1)
+        self.assertEqual(sorted(self.pty.frames()), [(1, True), (2, False)],
+                         "the states last commanded, not the failed command")
+        hal.relays[1].set_closed(True)
+        self.assertEqual(self.pty.frames()[-1], (2, True))
+        self.assertTrue(any("reconnected" in line for line in self.lines), self.lines)
+
+    def test_closing_while_unplugged_stops_the_retries(self):
+        hal = open_hal(relay_board(self.link), self.loop)
+        self.pty.unplug()
+        with self.assertRaises(HalError):
+            hal.relays[0].set_closed(True)
+        hal.close()
+        self.assertIsNone(hal.link.reconnect)
+        self.assertEqual(self.loop.next_timeout(), -1, "no timer left")
