@@ -113,7 +113,7 @@ class Replay:
             self._begin(taken)
         if self.cursor is None:
             return
-        for seq, time, payload in self.ring.records(self.cursor):
+        for seq, time, payload in self.ring.scan(self.cursor):
             if seq > self.end:
                 break
             if len(taken) >= limit:
@@ -123,11 +123,7 @@ class Replay:
 
     def _backward(self, wants, limit, taken):
         if self.cursor is not None:
-            records = self.ring.records()
-            for i in range(len(records) - 1, -1, -1):
-                seq, time, payload = records[i]
-                if seq > self.cursor:
-                    continue
+            for seq, time, payload in self.ring.scan(self.cursor, reverse=True):
                 if len(taken) >= limit:
                     return
                 self._read(seq - 1, time, payload, wants, taken)

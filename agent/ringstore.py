@@ -117,16 +117,27 @@ class RingStore:
 
     def records(self, start_seq=None):
         """[(seq, time, payload)] oldest first, from `start_seq` on (all when None)."""
+        return list(self.scan(start_seq))
+
+    def scan(self, start_seq=None, reverse=False):
+        """(seq, time, payload) one at a time, read from the file only when asked for: oldest
+        first from `start_seq` on, or with `reverse` newest first from the last seq at most
+        `start_seq` (from the newest when None). A reader that stops early reads no more, so a
+        pull of ten messages reads ten records, not the whole ring. Not to be held across an
+        append (the loop runs one callback at a time, so a pull never is)."""
         seqs = self._seqs
-        first = 0 if start_seq is None else _first_at_least(seqs, start_seq)
-        found = []
-        for i in range(first, len(seqs)):
+        if reverse:
+            last = len(seqs) if start_seq is None else _first_at_least(seqs, start_seq + 1)
+            indexes = range(last - 1, -1, -1)
+        else:
+            indexes = range(0 if start_seq is None else _first_at_least(seqs, start_seq),
+                            len(seqs))
+        for i in indexes:
             record = self._record(self._pos[i], True)
             if record is None:  # damaged since recovery: never returned
                 log.warning("ring store %s: record %d unreadable", self.path, seqs[i])
                 continue
-            found.append((seqs[i], record[1], record[3]))
-        return found
+            yield seqs[i], record[1], record[3]
 
     def seek(self, time, reverse=False):
         """The seq of the first record (in seq order) with time >= `time`, or with `reverse` the

@@ -119,6 +119,20 @@ class AppendTest(RingTestCase):
         self.assertEqual(store.append(7, b""), 6)  # empty payload
         self.assertEqual(store.records(6), [(6, 7, b"")])
 
+    def test_scan_reads_only_what_the_reader_takes_either_way(self):
+        store = self.open(capacity=4096)
+        self.fill(store, 20)
+        reads = []
+        real = store._record
+        store._record = lambda pos, whole: reads.append(pos) or real(pos, whole)
+        forward = store.scan(5)
+        self.assertEqual([next(forward)[0], next(forward)[0]], [5, 6])
+        self.assertEqual(len(reads), 2, "two records read, not the fifteen after them")
+        self.assertEqual([r[0] for r in store.scan(5, reverse=True)], [5, 4, 3, 2, 1])
+        self.assertEqual([r[0] for r in store.scan(None, reverse=True)][:2], [20, 19])
+        self.assertEqual([r[0] for r in store.scan(0, reverse=True)], [])
+        self.assertEqual([r[0] for r in store.scan(99, reverse=True)][:1], [20])
+
     def test_limits(self):
         store = self.open()
         self.assertRaises(ValueError, store.append, 1, bytes(MAX + 1))
