@@ -79,4 +79,6 @@ CPYTHON_ONLY = (
     "test_events_load",
     "test_ringstore_powerloss",
     "test_datetime_e2e",
+    "test_ntp_client",
+    "test_ntp_e2e",
 )
