@@ -55,3 +55,9 @@ def test_events_benchmark_prints_its_figures():
 def test_ringstore_benchmark_prints_its_figures():
     out = run("bench_ringstore.py", "--appends", "200")
     assert "appends/s of 256-byte payloads" in out, out
+
+
+def test_ntp_benchmark_prints_its_figures():
+    out = run("bench_ntp.py", "--syncs", "20")
+    for figure in ("NTP sync accuracy on loopback", "NTP sync_now -> device clock set"):
+        assert figure in out, out

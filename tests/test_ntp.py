@@ -5,6 +5,7 @@ import binascii
 import unittest
 
 from agent import ntp
+from agent.ntp_client import is_literal, parse_server
 from tests import ntp_packets
 
 COOKIE = b"\x01\x23\x45\x67\x89\xab\xcd\xef"
@@ -147,6 +148,26 @@ class RefusalTest(unittest.TestCase):
                                       ntp.KissOfDeath).code, "????")
         self.assertEqual(ntp.STOP_CODES, ("DENY", "RSTR"))
         self.assertEqual(ntp.RATE_CODE, "RATE")
+
+
+class ServerStringTest(unittest.TestCase):
+    """The server strings of the settings (agent.ntp_client): address or name, optional port."""
+
+    def test_parse(self):
+        self.assertEqual(parse_server("pool.ntp.org"), ("pool.ntp.org", 123))
+        self.assertEqual(parse_server(" 192.0.2.1:1123 "), ("192.0.2.1", 1123))
+        self.assertEqual(parse_server("2001:db8::1"), ("2001:db8::1", 123))
+        self.assertEqual(parse_server("[2001:db8::1]:1123"), ("2001:db8::1", 1123))
+        self.assertEqual(parse_server("[::1]"), ("::1", 123))
+        for bad in ("", "host:", "host:0", "host:65536", "host:x", "[::1]x", "[::1]:", ":123"):
+            with self.assertRaises(ValueError):
+                parse_server(bad)
+
+    def test_literals_need_no_resolution(self):
+        for host in ("192.0.2.1", "::1", "2001:db8::1", "0.0.0.0"):
+            self.assertTrue(is_literal(host), host)
+        for host in ("pool.ntp.org", "localhost", "192.0.2", "192.0.2.256", "1.2.3.4.5"):
+            self.assertFalse(is_literal(host), host)
 
 
 if __name__ == "__main__":

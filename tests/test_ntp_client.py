@@ -13,7 +13,7 @@ from agent.bus import EventBus
 from agent.clock import LAST_SYNCHRONIZATION, DeviceClock
 from agent.compat import utc_ms
 from agent.loop import Loop
-from agent.ntp_client import NtpClient, parse_server, threaded_resolver
+from agent.ntp_client import NtpClient, threaded_resolver
 from agent.settings import Settings
 from tests.ntp_server import FakeNtpServer, closed_port
 from tests.support import Lines
@@ -84,17 +84,6 @@ def ipv6_loopback():
         return True
     except OSError:
         return False
-
-
-def test_parse_server():
-    assert parse_server("pool.ntp.org") == ("pool.ntp.org", 123)
-    assert parse_server(" 192.0.2.1:1123 ") == ("192.0.2.1", 1123)
-    assert parse_server("2001:db8::1") == ("2001:db8::1", 123)
-    assert parse_server("[2001:db8::1]:1123") == ("2001:db8::1", 1123)
-    assert parse_server("[::1]") == ("::1", 123)
-    for bad in ("", "host:", "host:0", "host:65536", "host:x", "[::1]x", ":123"):
-        with pytest.raises(ValueError):
-            parse_server(bad)
 
 
 def test_device_clock_follows_the_server(rig, tmp_path):
