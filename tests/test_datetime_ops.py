@@ -284,6 +284,15 @@ class SynchronizeTest(DateTimeCase):
         self.start()
         self.assertEqual(self.device.time.ms(), (FIXED_NOW + H) * 1000)
 
+    def test_the_real_host_clock_in_milliseconds(self):
+        from agent.clock import DeviceClock
+        from agent.compat import utc_seconds
+        clock = DeviceClock(self.device.settings)
+        before = utc_seconds()
+        ms = clock.ms()
+        self.assertTrue(before * 1000 <= ms < (utc_seconds() + 1) * 1000, (before, ms))
+        self.assertTrue(clock() - ms // 1000 in (0, 1))
+
     def test_manual_time_replaces_the_ntp_offset(self):
         self.device.time.synchronize(3600250)
         self.set(set_request(tz="JST-9"))  # no UTCDateTime: the synchronised time runs on
