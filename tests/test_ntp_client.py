@@ -120,18 +120,19 @@ def test_silent_server_then_the_next(rig):
         started = time.monotonic()
         r.client.start()
         assert r.synced()
-        assert 0.25 < time.monotonic() - started < 1.5, "waited for the deadline"
+        assert 0.25 < time.monotonic() - started < 2.5, "waited for the deadline"
         assert (silent.requests, good.requests) == (1, 1)
         assert abs(r.skew_ms() - AHEAD_MS) <= 50
 
 
-def test_refused_port_moves_on_at_once(rig):
+def test_refused_port_moves_on_at_once(rig, monkeypatch):
+    monkeypatch.setattr(ntp_client, "QUERY_TIMEOUT_MS", 5000)
     with FakeNtpServer(AHEAD_MS) as good:
         r = rig([closed_port(), good.address])
         started = time.monotonic()
         r.client.start()
         assert r.synced()
-        assert time.monotonic() - started < 0.25, "no deadline waited: ECONNREFUSED"
+        assert time.monotonic() - started < 2, "no deadline waited: ECONNREFUSED"
 
 
 def test_reply_with_a_wrong_originate_is_ignored(rig):
