@@ -45,6 +45,7 @@ PORTABLE = (
     "test_log_ops",
     "test_aux_ops",
     "test_ntp",
+    "test_ntp_schedule",
 )
 
 CPYTHON_ONLY = (
