@@ -247,6 +247,13 @@ class ScheduleTest(unittest.TestCase):
         self.advance(10 * POLL_MS)
         self.assertEqual(self.asked(), [A], "the timer saw Manual and stopped")
 
+    def test_manual_mode_mid_round_asks_no_further_server(self):
+        self.client.start()
+        self.settings.update(clock_mode="Manual")
+        self.advance(QUERY_TIMEOUT_MS)
+        self.advance(10 * POLL_MS)
+        self.assertEqual(self.asked(), [A])
+
     def test_a_reply_arriving_in_manual_mode_is_not_used(self):
         self.client.start()
         self.settings.update(clock_mode="Manual")
