@@ -41,11 +41,11 @@ PORTABLE = (
     "test_event_store",
     "test_posixtz",
     "test_datetime_ops",
+    "test_ntp",
+    "test_ntp_schedule",
     "test_ipfilter",
     "test_log_ops",
     "test_aux_ops",
-    "test_ntp",
-    "test_ntp_schedule",
 )
 
 CPYTHON_ONLY = (
@@ -77,9 +77,9 @@ CPYTHON_ONLY = (
     "test_notify",
     "test_events_e2e",
     "test_ipfilter_e2e",
+    "test_ntp_client",
+    "test_ntp_e2e",
     "test_events_load",
     "test_ringstore_powerloss",
     "test_datetime_e2e",
-    "test_ntp_client",
-    "test_ntp_e2e",
 )
