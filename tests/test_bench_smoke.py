@@ -38,6 +38,12 @@ def test_discovery_benchmark_prints_its_figures():
     assert "garbage absorbed with the SOAP client's latency normal" in out, out
 
 
+def test_ntp_benchmark_prints_its_figures():
+    out = run("bench_ntp.py", "--syncs", "20")
+    for figure in ("NTP sync accuracy on loopback", "NTP sync_now -> device clock set"):
+        assert figure in out, out
+
+
 def test_deviceio_benchmark_prints_its_figures():
     out = run("bench_deviceio.py", "--requests", "20")
     assert "SetRelayOutputState request -> HAL call" in out, out
@@ -55,9 +61,3 @@ def test_events_benchmark_prints_its_figures():
 def test_ringstore_benchmark_prints_its_figures():
     out = run("bench_ringstore.py", "--appends", "200")
     assert "appends/s of 256-byte payloads" in out, out
-
-
-def test_ntp_benchmark_prints_its_figures():
-    out = run("bench_ntp.py", "--syncs", "20")
-    for figure in ("NTP sync accuracy on loopback", "NTP sync_now -> device clock set"):
-        assert figure in out, out
