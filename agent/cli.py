@@ -21,6 +21,7 @@ from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
 from .discovery_net import DiscoveryService
 from .notify import NotifySender
+from .ntp_client import NtpClient, device_dhcp_servers, threaded_resolver
 from .services.device import DeviceService
 from .services.events import enable_push
 from .settings import Settings
@@ -287,6 +288,11 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
     if discovery_port != "off":
         discovery = start_discovery(loop, device, addresses, discovery_port)
     loop.enable_wakeup()
+    # In NTP mode the device clock follows its servers (checklist 8.4 #6, #7; agent.ntp_client).
+    device.ntp = NtpClient(loop, device.time, device.settings, device.bus,
+                           dhcp_servers=lambda: device_dhcp_servers(device),
+                           resolve=threaded_resolver(loop))
+    device.ntp.start()
     compat.on_terminate(lambda: loop.call_soon_threadsafe(loop.stop))
     hosts = addresses()
     print("onvif-agent %s on board %s" % (__version__, device.board["name"]))
@@ -307,6 +313,7 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
             discovery.stop()  # Bye before leaving (checklist 7)
         for server in servers + twins:
             server.close()
+        device.ntp.close()
         device.io.close()
         loop.close()
         log.info("stopped")

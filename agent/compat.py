@@ -53,6 +53,17 @@ def utc_seconds():
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
+if hasattr(time, "time_ns"):
+    def utc_ms():
+        """Milliseconds since the Unix epoch, UTC, as an int: the device clock's sub-second
+        reads (NTP) without floats, which are single precision on many boards."""
+        return time.time_ns() // 1000000 + _EPOCH_OFFSET * 1000
+else:  # a port without time_ns: whole seconds
+    def utc_ms():
+        """Milliseconds since the Unix epoch, UTC, counted in whole seconds on this port."""
+        return utc_seconds() * 1000
+
+
 def gmtime(seconds):
     """UTC broken-down time of a Unix timestamp on either runtime's epoch."""
     return time.gmtime(seconds - _EPOCH_OFFSET)

@@ -46,6 +46,8 @@ class Device:
         self.scopes = Scopes(board, settings)  # scopes and discovery mode (agent.scopes)
         self._hostname = hostname or (lambda: "")
         self.clock = clock
+        # The NTP client keeping `time` in NTP mode (agent.ntp_client), set by the CLI.
+        self.ntp = None
         # The ports the CLI serves on (GetNetworkProtocols, TLS capabilities); HTTPS None = off.
         self.http_port = 80
         self.https_port = None

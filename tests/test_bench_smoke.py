@@ -38,6 +38,12 @@ def test_discovery_benchmark_prints_its_figures():
     assert "garbage absorbed with the SOAP client's latency normal" in out, out
 
 
+def test_ntp_benchmark_prints_its_figures():
+    out = run("bench_ntp.py", "--syncs", "20")
+    for figure in ("NTP sync accuracy on loopback", "NTP sync_now -> device clock set"):
+        assert figure in out, out
+
+
 def test_deviceio_benchmark_prints_its_figures():
     out = run("bench_deviceio.py", "--requests", "20")
     assert "SetRelayOutputState request -> HAL call" in out, out

@@ -215,5 +215,91 @@ class EventTest(DateTimeCase):
         self.assertTrue(b'Name="Status" Type="xs:dateTime"' in r.body, r.body)
 
 
+class FakeNtpClient:
+    """What SetSystemDateAndTime asks of device.ntp (agent.ntp_client.NtpClient)."""
+
+    def __init__(self, servers):
+        self.configured = servers
+        self.synced = 0
+
+    def servers(self):
+        return self.configured
+
+    def sync_now(self):
+        self.synced += 1
+
+
+class NtpClientTest(DateTimeCase):
+    def test_ntp_mode_asks_the_client_now_and_manual_stops_it(self):
+        self.device.ntp = FakeNtpClient(["192.0.2.123"])
+        self.set(set_request("NTP"))
+        self.assertEqual(self.device.ntp.synced, 1)
+        self.set(set_request("Manual"))
+        self.assertEqual(self.device.ntp.synced, 2, "the client stops itself in Manual mode")
+
+    def test_servers_from_dhcp_are_enough_and_none_is_refused(self):
+        self.device.ntp = FakeNtpClient([])
+        self.assertEqual(self.fault(set_request("NTP")),
+                         ("Sender", ["InvalidArgVal", "NtpServerUndefined"]))
+        self.assertEqual(self.device.ntp.synced, 0)
+        self.device.ntp.configured = ["198.51.100.1"]  # e.g. named by DHCP, no manual one
+        self.set(set_request("NTP"))
+        self.assertEqual(self.get()[0], "NTP")
+
+
+class SynchronizeTest(DateTimeCase):
+    def writes(self):
+        """Count the settings writes from now on."""
+        counted = [0]
+        update = self.device.settings.update
+
+        def counting(**changes):
+            counted[0] += 1
+            update(**changes)
+        self.device.settings.update = counting
+        return counted
+
+    def test_ntp_offset_kept_to_the_millisecond_persisted_in_whole_seconds(self):
+        clock = self.device.time
+        writes = self.writes()
+        clock.synchronize(3600250)
+        self.assertEqual(clock.ms(), FIXED_NOW * 1000 + 3600250)
+        self.assertEqual(clock(), FIXED_NOW + H)
+        self.assertEqual(self.get()[3], (2026, 11, 21, 11, 20, 30))
+        self.assertEqual((self.device.settings.get("clock_offset"), writes[0]), (H, 1))
+        # Drift within PERSIST_MS of the stored offset spares the flash...
+        clock.synchronize(3600900)
+        clock.synchronize(3599100)
+        self.assertEqual((self.device.settings.get("clock_offset"), writes[0]), (H, 1))
+        self.assertEqual(clock.ms(), FIXED_NOW * 1000 + 3599100)
+        # ... a larger step is written.
+        clock.synchronize(3601600)
+        self.assertEqual((self.device.settings.get("clock_offset"), writes[0]), (H + 2, 2))
+        clock.synchronize(-1501)
+        self.assertEqual(self.device.settings.get("clock_offset"), -2)
+        self.assertEqual(clock(), FIXED_NOW - 2)  # floor of host - 1.501 s
+
+    def test_a_restart_keeps_the_whole_seconds_until_the_next_synchronisation(self):
+        self.device.time.synchronize(3600250)
+        self.start()
+        self.assertEqual(self.device.time.ms(), (FIXED_NOW + H) * 1000)
+
+    def test_the_real_host_clock_in_milliseconds(self):
+        from agent.clock import DeviceClock
+        from agent.compat import utc_seconds
+        clock = DeviceClock(self.device.settings)
+        before = utc_seconds()
+        ms = clock.ms()
+        self.assertTrue(before * 1000 <= ms < (utc_seconds() + 1) * 1000, (before, ms))
+        self.assertTrue(clock() - ms // 1000 in (0, 1))
+
+    def test_manual_time_replaces_the_ntp_offset(self):
+        self.device.time.synchronize(3600250)
+        self.set(set_request(tz="JST-9"))  # no UTCDateTime: the synchronised time runs on
+        self.assertEqual(self.device.time.ms(), FIXED_NOW * 1000 + 3600250)
+        self.set(set_request(utc=date_time(2026, 11, 21, 10, 20, 40)))
+        self.assertEqual(self.device.time.ms(), (FIXED_NOW + 10) * 1000)
+
+
 if __name__ == "__main__":
     unittest.main()

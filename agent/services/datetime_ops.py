@@ -103,12 +103,16 @@ class DateTimeOperations:
         # UTCDateTime is ignored in NTP mode (8.4 #7), so it is not even validated there.
         utc = parse_utc_date_time(utc) if utc is not None and mode == "Manual" else None
         clock = self.device.time
+        ntp = self.device.ntp  # agent.ntp_client; None on a device built without one
         try:
-            clock.set(mode, daylight, tz, utc)
+            # NTP mode needs a server: a manual one, or DHCP's when NTPFromDHCP (8.4 #7).
+            clock.set(mode, daylight, tz, utc, ntp.servers() if ntp is not None else None)
         except NtpServerUndefined as exc:
             raise sender("InvalidArgVal", "NtpServerUndefined", reason=str(exc))
         except ValueError as exc:  # the one thing left to refuse: the TZ (agent.posixtz)
             raise sender("InvalidArgVal", "InvalidTimeZone", reason=str(exc))
         # Checklist 8.7: every SetSystemDateAndTime is a clock synchronisation.
         clock.announce_synchronization(self.device.bus)
+        if ntp is not None:
+            ntp.sync_now()  # NTP: ask the servers now; Manual: stop asking them
         return empty_response(TDS, "SetSystemDateAndTimeResponse")
