@@ -4,10 +4,11 @@ an agent.ringstore.RingStore so a pull point can Seek into the past, even across
 What is stored: every message the bus hands its listeners, in the order published: Changed and
 Deleted property messages, non-property events, and the Initialized message an instance
 publishes when it first appears (at start-up, or a new instance), which records the state it
-started in. Periodic measurements (agent.topics.LIVE_ONLY: ProcessorUsage, sensor readings)
-are live-only: every few seconds they would wrap the ring and push the door events out. The Initialized copies made for each subscriber (on subscribing and on
+started in. The Initialized copies made for each subscriber (on subscribing and on
 SetSynchronizationPoint, agent.bus.EventBus.initialized) are not events and never reach the
-listeners, so they are not stored.
+listeners, so they are not stored. Nor are periodic measurements (agent.topics.LIVE_ONLY:
+ProcessorUsage, sensor readings): every few seconds, they would wrap the ring and push the door
+events out.
 
 A record's time is the message's UtcTime (whole seconds); its payload is the rest as compact
 JSON: [topic, operation, [[name, value], ...] source, [[name, value], ...] data].
