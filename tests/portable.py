@@ -79,4 +79,5 @@ CPYTHON_ONLY = (
     "test_events_load",
     "test_ringstore_powerloss",
     "test_datetime_e2e",
+    "test_monitoring_e2e",
 )
