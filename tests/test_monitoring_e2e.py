@@ -171,3 +171,34 @@ def test_home_assistant_reads_processor_usage_and_the_operating_times(state):
     assert entities == {"Last Reset": NEVER, "Last Clock Synchronization": NEVER,
                         "Last Backup": NEVER}, entities
     assert onvif_parsers.registry.get_parser("tns1:Monitoring/LinkStatus") is None
+
+
+def test_the_link_element_item_is_a_network_interface_connection_setting():
+    """The ElementItem's content is lax in tt:ItemList, so the envelope's validation does not
+    look inside it: its children are checked here as the tt:Link of a SetNetworkInterfaces,
+    whose type is the tt:NetworkInterfaceConnectionSetting the description names."""
+    from xml.etree import ElementTree
+
+    from agent.bus import Message
+    from agent.monitoring import link_setting
+    from agent.notification import write_notification
+    from agent.xmlwrite import XmlWriter
+    out = []
+    w = XmlWriter(out.append)
+    link = link_setting({"auto": False, "speed": 100, "duplex": "Half"})
+    write_notification(w, Message("Monitoring/LinkStatus", 0, "Changed", (("Token", "eth0"),),
+                                  (("Link", link),)))
+    w.close()
+    note = ElementTree.fromstring(b"".join(out).decode())
+    (item,) = note.iter(TT + "ElementItem")
+    (setting,) = item
+    assert (item.get("Name"), setting.tag) == ("Link", TT + "NetworkInterfaceConnectionSetting")
+    tds = "http://www.onvif.org/ver10/device/wsdl"
+    request = ElementTree.Element("{%s}SetNetworkInterfaces" % tds)
+    ElementTree.SubElement(request, "{%s}InterfaceToken" % tds).text = "eth0"
+    interface = ElementTree.SubElement(request, "{%s}NetworkInterface" % tds)
+    ElementTree.SubElement(interface, TT + "Link").extend(list(setting))
+    schema.schema_set().validate(request)
+    setting[1].text = "fast"
+    with pytest.raises(Exception, match="Speed"):
+        schema.schema_set().validate(request)
