@@ -16,18 +16,12 @@ from tests import schema
 from tests.agentproc import ROOT, AgentProcess
 from tests.clients import (DEVICE_BINDING, EVENT_BINDING, PULLPOINT_SUBSCRIPTION_BINDING,
                            zeep_service)
-from tests.test_e2e_clients import RecordingTransport
+from tests.test_e2e_clients import ADMIN, ADMIN_PASSWORD, RecordingTransport, token
 from tests.test_events_e2e import messages
 
-ADMIN, ADMIN_PASSWORD = "admin", "Adm1n-secret-pw"
 ENV = {"ONVIF_AGENT_ADMIN": "%s:%s" % (ADMIN, ADMIN_PASSWORD)}
 TT = "{http://www.onvif.org/ver10/schema}"
 NEVER = "1970-01-01T00:00:00Z"
-
-
-def token():
-    from zeep.wsse.username import UsernameToken
-    return UsernameToken(ADMIN, ADMIN_PASSWORD, use_digest=True)
 
 
 def start(state):
