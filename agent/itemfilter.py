@@ -215,10 +215,8 @@ def _evaluate(node, items, item):
     is a SimpleItem, any other an ElementItem); `item` is the item an attribute test inside a
     predicate looks at (an ElementItem has a Name and no Value attribute)."""
     op = node[0]
-    if op == _ATTR:
-        if node[1] == "Name":
-            return item[0] == node[2]
-        return isinstance(item[1], str) and item[1] == node[2]
+    if op == _ATTR:  # an ElementItem's (element, children) value equals no string
+        return item[0 if node[1] == "Name" else 1] == node[2]
     if op == _ITEMS:
         simple = node[1] == SIMPLE_ITEM
         for each in items:
