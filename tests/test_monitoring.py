@@ -11,8 +11,10 @@ from agent.app import build_app
 from agent.datetimes import format_datetime
 from agent.eventstore import EventStore, decode
 from agent.monitoring import HEARTBEAT_MS, INTERVAL_MS, Monitor
+from agent.notification import write_notification
 from agent.ringstore import RingStore
 from agent.settings import Settings
+from agent.xmlwrite import XmlWriter
 from tests.iofakes import EPOCH, advance, make_device
 from tests.soapclient import InMemoryClient
 from tests.support import AllowAll, Lines, remove_tree, scratch_dir
@@ -304,7 +306,17 @@ class StorageTest(MonitorTestCase):
         self.assertEqual([m.topic for m in stored], [
             "Monitoring/OperatingTime/LastReboot", "Monitoring/OperatingTime/LastReset",
             "Monitoring/OperatingTime/LastClockSynchronization", "Monitoring/Backup/Last", LINK])
-        self.assertEqual(stored[-1].data[0][1][0], "NetworkInterfaceConnectionSetting")
+        link_status = [m for m in self.messages if m.topic == LINK][0]
+        self.assertEqual(notification(stored[-1]), notification(link_status),
+                         "a replayed LinkStatus is the same notification")
+
+
+def notification(message):
+    out = []
+    w = XmlWriter(out.append)
+    write_notification(w, message)
+    w.close()
+    return b"".join(out)
 
 
 class EventServiceTest(MonitorTestCase):
