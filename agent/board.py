@@ -17,6 +17,7 @@ from hal import HALS
 from hal.base import DEFAULT_DEBOUNCE_MS, PARITIES, SERIAL_TYPES, SerialPort
 
 from .errors import ConfigError, Sentinel
+from .monitoring import SENSORS
 
 DEFAULT_BOARD = "desktop"
 
@@ -159,6 +160,7 @@ BOARD_FIELDS = (
     ("allow_local_consumers", boolean, False),  # push Notify to loopback/link-local (issue 7)
     ("event_storage_bytes", integer(0), 65536),  # the event ring's size, 0 = off (issue 7)
     ("auxiliary_commands", list_of(json_object, empty_ok=True), ()),  # checked after the relays
+    ("sensors", list_of(json_object, empty_ok=True), ()),  # monitoring events (checklist 8.7)
 )
 
 RELAY_FIELDS = (
@@ -228,6 +230,39 @@ AUXILIARY_FIELDS = (
     ("state", one_of(("active", "inactive")), "active"),
     ("pulse_ms", integer(1, 600000), ABSENT),  # back to inactive after it, like delay_times
 )
+
+
+def file_path(value, where):
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise _Invalid(where, "must be an absolute file path like "
+                              "\"/sys/class/thermal/thermal_zone0/temp\", not %s" % _show(value))
+
+
+def scale(value, where):
+    if not _is_number(value) or value == 0:
+        raise _Invalid(where, "must be a number other than 0, not %s" % _show(value))
+
+
+# A file holding one number, times `scale`: degrees Celsius, percent of relative humidity,
+# percent of battery capacity (agent.monitoring reads it every few seconds).
+SENSOR_FIELDS = (
+    ("kind", one_of(sorted(SENSORS)), REQUIRED),
+    ("path", file_path, REQUIRED),
+    ("scale", scale, 1),
+)
+
+
+def _check_sensors(board):
+    """Checklist 8.7's sensor topics carry no Source item: one sensor of each kind."""
+    kinds = {}
+    for i, entry in enumerate(board["sensors"]):
+        where = "sensors[%d]" % i
+        _refuse_unknown(entry, SENSOR_FIELDS, where, "a sensor")
+        _check_values(entry, SENSOR_FIELDS, where)
+        if entry["kind"] in kinds:
+            raise _Invalid(where + ".kind", "%s is already used by %s"
+                           % (_show(entry["kind"]), kinds[entry["kind"]]))
+        kinds[entry["kind"]] = where
 
 
 class HalRules:
@@ -431,6 +466,7 @@ def _check_board(board):
         _check_section(board, rules, *section)
     _check_addresses_unique(board, rules)
     _check_auxiliary_commands(board)
+    _check_sensors(board)
     return board
 
 

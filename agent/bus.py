@@ -12,7 +12,8 @@ TNS1 = "http://www.onvif.org/ver10/topics"
 
 class Message:
     """One notification: topic path, UTC time (seconds), property operation (None for
-    non-property topics), Source and Data items as (name, text value) pairs."""
+    non-property topics), Source and Data items as (name, value) pairs: a text value is a
+    SimpleItem, an (element, children) one an ElementItem (agent.notification)."""
 
     __slots__ = ("topic", "time", "operation", "source", "data")
 

@@ -17,6 +17,7 @@ from .errors import AgentError, ConfigError
 from .eventstore import open_event_store
 from .ipfilter import IPFilter
 from .loop import Loop
+from .monitoring import Monitor
 from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
 from .discovery_net import DiscoveryService
@@ -287,6 +288,11 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
     discovery = None
     if discovery_port != "off":
         discovery = start_discovery(loop, device, addresses, discovery_port)
+    # Checklist 8.7's monitoring events; LinkStatus where the device has a network backend.
+    device.monitor = Monitor(loop, device.bus, device.clock, device.settings,
+                             network=getattr(device, "network", None),
+                             cpu_times=compat.cpu_times, sensors=device.board["sensors"])
+    device.monitor.start()
     loop.enable_wakeup()
     # In NTP mode the device clock follows its servers (checklist 8.4 #6, #7; agent.ntp_client).
     device.ntp = NtpClient(loop, device.time, device.settings, device.bus,
@@ -311,6 +317,7 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
     finally:
         if discovery is not None:
             discovery.stop()  # Bye before leaving (checklist 7)
+        device.monitor.close()
         for server in servers + twins:
             server.close()
         device.ntp.close()

@@ -193,6 +193,23 @@ def on_terminate(callback):
         signal.signal(getattr(signal, name), lambda signum, frame: callback())
 
 
+def cpu_times(path="/proc/stat"):
+    """(busy, total) jiffies of all CPUs since boot, from Linux's /proc/stat, or None where
+    there is no such file (MicroPython boards): the ProcessorUsage event is then absent.
+    Idle and I/O wait are not busy; guest time is already inside user and nice."""
+    try:
+        with open(path) as f:
+            line = f.readline()
+        fields = line.split()
+        if fields[0] != "cpu" or len(fields) < 6:
+            return None
+        times = [int(value) for value in fields[1:9]]  # user ... steal
+    except (OSError, ValueError, IndexError):
+        return None
+    total = sum(times)
+    return total - times[3] - times[4], total
+
+
 def hostname():
     """The operating system's host name, or "" where there is none to ask."""
     try:

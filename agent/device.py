@@ -40,6 +40,8 @@ class Device:
         if store is not None:
             self.bus.listen(store.record)
         self.notify = None
+        # The agent.monitoring.Monitor publishing checklist 8.7's events (set by the CLI).
+        self.monitor = None
         self.io = DeviceIO(Hal(board, None), settings, None, self.bus) if io is None else io
         self.settings = settings
         self.users = Users() if users is None else users

@@ -6,7 +6,9 @@ Deleted property messages, non-property events, and the Initialized message an i
 publishes when it first appears (at start-up, or a new instance), which records the state it
 started in. The Initialized copies made for each subscriber (on subscribing and on
 SetSynchronizationPoint, agent.bus.EventBus.initialized) are not events and never reach the
-listeners, so they are not stored.
+listeners, so they are not stored. Nor are periodic measurements (agent.topics.LIVE_ONLY:
+ProcessorUsage, sensor readings): every few seconds, they would wrap the ring and push the door
+events out.
 
 A record's time is the message's UtcTime (whole seconds); its payload is the rest as compact
 JSON: [topic, operation, [[name, value], ...] source, [[name, value], ...] data].
@@ -21,7 +23,7 @@ from . import log
 from .bus import Message
 from .errors import ConfigError
 from .ringstore import RingStore
-from .topics import BUFFER_BEGIN
+from .topics import BUFFER_BEGIN, LIVE_ONLY
 
 # The longest payload stored: a message with 64-character tokens is under 300 bytes.
 MAX_PAYLOAD = 1024
@@ -58,6 +60,8 @@ class EventStore:
         """Store one bus message durably. A failure (a full or failing medium, a payload over
         MAX_PAYLOAD) is logged and swallowed: a relay or an input must never fail because its
         event could not be stored, and live subscribers still receive it."""
+        if message.topic in LIVE_ONLY:
+            return
         try:
             self.ring.append(int(message.time), encode(message))
         except (OSError, ValueError) as exc:

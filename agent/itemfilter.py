@@ -53,7 +53,7 @@ class ItemFilter:
 
     def matches(self, message):
         """Whether bus Message `message` satisfies the expression: item tests look at the
-        items of every group (Source and Data; the bus has no Key group and no ElementItems)."""
+        items of every group (Source and Data; the bus has no Key group)."""
         return _evaluate(self.tree, message.source + message.data, None)
 
 
@@ -211,16 +211,16 @@ class _Parser:
 
 
 def _evaluate(node, items, item):
-    """The truth of `node` for a message with SimpleItems `items` ((name, value) pairs); `item`
-    is the SimpleItem an attribute test inside a predicate looks at."""
+    """The truth of `node` for a message with items `items` ((name, value) pairs: a text value
+    is a SimpleItem, any other an ElementItem); `item` is the item an attribute test inside a
+    predicate looks at (an ElementItem has a Name and no Value attribute)."""
     op = node[0]
-    if op == _ATTR:
+    if op == _ATTR:  # an ElementItem's (element, children) value equals no string
         return item[0 if node[1] == "Name" else 1] == node[2]
     if op == _ITEMS:
-        if node[1] == ELEMENT_ITEM:
-            return False  # bus Messages carry no ElementItems
+        simple = node[1] == SIMPLE_ITEM
         for each in items:
-            if _evaluate(node[2], items, each):
+            if isinstance(each[1], str) == simple and _evaluate(node[2], items, each):
                 return True
         return False
     if op == _NOT:

@@ -10,6 +10,20 @@ TT = "http://www.onvif.org/ver10/schema"
 CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
 
 
+def write_element_item(w, name, value):
+    """tt:ElementItem holding one tt: element named after its type (the ElementItemDescription's
+    Type), e.g. Monitoring/LinkStatus's Link: ("NetworkInterfaceConnectionSetting",
+    (("AutoNegotiation", "true"), ("Speed", "1000"), ("Duplex", "Full"))). Bus messages carry
+    such a value as (element, ((child, text), ...)); it survives agent.eventstore's JSON."""
+    element, children = value
+    w.start(TT, "ElementItem", attrs=[("Name", name)])
+    w.start(TT, element)
+    for child, text in children:
+        w.leaf(TT, child, text)
+    w.end()
+    w.end()
+
+
 def write_notification(w, message, subscription_url=None, producer_url=None):
     w.start(WSNT, "NotificationMessage")
     if subscription_url is not None:
@@ -31,8 +45,13 @@ def write_notification(w, message, subscription_url=None, producer_url=None):
     w.start(TT, "Message", attrs=attrs)
     for group, items in (("Source", message.source), ("Data", message.data)):
         w.start(TT, group)
+        # tt:ItemList: every SimpleItem before the ElementItems.
         for name, value in items:
-            w.leaf(TT, "SimpleItem", attrs=[("Name", name), ("Value", value)])
+            if isinstance(value, str):
+                w.leaf(TT, "SimpleItem", attrs=[("Name", name), ("Value", value)])
+        for name, value in items:
+            if not isinstance(value, str):
+                write_element_item(w, name, value)
         w.end()
     w.end()
     w.end()

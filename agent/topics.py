@@ -16,13 +16,18 @@ MESSAGE_SCHEMA_LOCATION = "http://www.onvif.org/onvif/ver10/schema/onvif.xsd"
 
 
 class Topic:
-    """A topic path, whether it is a property, and its (item name, (ns, type)) lists."""
+    """A topic path, whether it is a property, and its (item name, (ns, type)) lists: Source
+    and Data SimpleItems, Data ElementItems (`elements`, XML content of the named type).
+    `stored` False keeps a periodic measurement out of the persistent notification storage
+    (agent.eventstore): its 64 KiB ring is for door events, not a CPU reading every 5 s."""
 
-    def __init__(self, path, is_property, source=(), data=()):
+    def __init__(self, path, is_property, source=(), data=(), elements=(), stored=True):
         self.path = path
         self.is_property = is_property
         self.source = source
         self.data = data
+        self.elements = elements
+        self.stored = stored
 
 
 DIGITAL_INPUT = Topic("Device/Trigger/DigitalInput", True,
@@ -37,11 +42,37 @@ BUFFER_BEGIN = Topic("EventBuffer/Begin", False)
 LAST_CLOCK_SYNCHRONIZATION = Topic(LAST_SYNCHRONIZATION, True, (),
                                    [("Status", (XS, "dateTime"))])
 
+# Checklist 8.7 monitoring (published by agent.monitoring; which exist depends on the device).
+PROCESSOR_USAGE = Topic("Monitoring/ProcessorUsage", True, [("Token", (TT, "ReferenceToken"))],
+                        [("Value", (XS, "float"))], stored=False)
+LAST_REBOOT = Topic("Monitoring/OperatingTime/LastReboot", True, (),
+                    [("Status", (XS, "dateTime"))])
+LAST_RESET = Topic("Monitoring/OperatingTime/LastReset", True, (),
+                   [("Status", (XS, "dateTime"))])
+BACKUP_LAST = Topic("Monitoring/Backup/Last", True, (), [("Status", (XS, "dateTime"))])
+LINK_STATUS = Topic("Monitoring/LinkStatus", True, [("Token", (TT, "ReferenceToken"))],
+                    elements=[("Link", (TT, "NetworkInterfaceConnectionSetting"))])
+# Core defines no items for it: not a property, no items (checklist 8.7, our choice).
+SHUTDOWN_INITIATED = Topic("Device/OperationMode/ShutdownInitiated", False)
+TEMPERATURE = Topic("Monitoring/EnvironmentalConditions/Temperature", True, (),
+                    [("Status", (XS, "float"))], stored=False)
+RELATIVE_HUMIDITY = Topic("Monitoring/EnvironmentalConditions/RelativeHumidity", True, (),
+                          [("Status", (XS, "float"))], stored=False)
+BATTERY_CAPACITY = Topic("Monitoring/BatteryCapacity", True, (),
+                         [("PercentageRemainingCapacity", (XS, "float"))], stored=False)
+ALL_TOPICS = (DIGITAL_INPUT, RELAY, BUFFER_BEGIN, LAST_CLOCK_SYNCHRONIZATION, PROCESSOR_USAGE,
+              LAST_REBOOT, LAST_RESET, BACKUP_LAST, LINK_STATUS, SHUTDOWN_INITIATED, TEMPERATURE,
+              RELATIVE_HUMIDITY, BATTERY_CAPACITY)
+# Paths of the topics whose messages agent.eventstore does not keep.
+LIVE_ONLY = [topic.path for topic in ALL_TOPICS if not topic.stored]
 
-def device_topics(io, storage):
+
+def device_topics(io, storage, monitor=None):
     """The topics this device has: one per kind of I/O it has, the clock's, EventBuffer/Begin
-    with storage."""
+    with storage, and what its agent.monitoring.Monitor publishes."""
     topics = [LAST_CLOCK_SYNCHRONIZATION]
+    if monitor is not None:
+        topics.extend(monitor.topics())
     if io.inputs:
         topics.append(DIGITAL_INPUT)
     if io.relays:
@@ -78,11 +109,13 @@ def write_description(w, topic):
     """tt:MessageDescription (checklist 10.6): Source and Data item descriptions."""
     w.start(TT, "MessageDescription", attrs=[("IsProperty", topic.is_property)],
             declare=[XS])
-    for group, items in (("Source", topic.source), ("Data", topic.data)):
-        if items:
+    for group, simple, elements in (("Source", topic.source, ()),
+                                    ("Data", topic.data, topic.elements)):
+        if simple or elements:
             w.start(TT, group)
-            for name, (ns, kind) in items:
-                w.leaf(TT, "SimpleItemDescription", attrs=[("Name", name),
-                                                           ("Type", w.qname(ns, kind))])
+            for kind, items in (("SimpleItemDescription", simple),
+                                ("ElementItemDescription", elements)):
+                for name, (ns, type_name) in items:
+                    w.leaf(TT, kind, attrs=[("Name", name), ("Type", w.qname(ns, type_name))])
             w.end()
     w.end()

@@ -46,6 +46,7 @@ PORTABLE = (
     "test_ipfilter",
     "test_log_ops",
     "test_aux_ops",
+    "test_monitoring",
 )
 
 CPYTHON_ONLY = (
@@ -83,4 +84,5 @@ CPYTHON_ONLY = (
     "test_ringstore_powerloss",
     "test_datetime_e2e",
     "test_systemd_unit",
+    "test_monitoring_e2e",
 )

@@ -364,3 +364,32 @@ class ProblemsTest(BoardFileTest):
         self.assertLoads(pi_board(serial_ports=ports[:4]))
         self.assertEqual(self.problem(pi_board(serial_ports=ports)),
                          "serial_ports: 5 entries, at most 4")
+
+
+class SensorsTest(BoardFileTest):
+    """Checklist 8.7 sensors: a file holding a number, one sensor of each kind."""
+
+    def test_the_scale_defaults_to_one(self):
+        board = self.load({"name": "t", "hal": "sim", "sensors": [
+            {"kind": "temperature", "path": "/sys/class/thermal/thermal_zone0/temp",
+              "scale": 0.001},
+            {"kind": "battery", "path": "/sys/class/power_supply/BAT0/capacity"}]})[1]
+        self.assertEqual([(s["kind"], s["scale"]) for s in board["sensors"]],
+                         [("temperature", 0.001), ("battery", 1)])
+        self.assertEqual(self.load({"name": "t", "hal": "sim"})[1]["sensors"], [])
+
+    def test_problems(self):
+        def sensors(*entries):
+            return {"name": "t", "hal": "sim", "sensors": list(entries)}
+        self.assertProblem(sensors({"kind": "pressure", "path": "/x"}), "sensors[0].kind",
+                           "battery, humidity, temperature")
+        self.assertProblem(sensors({"kind": "humidity"}), "sensors[0].path", "missing")
+        self.assertProblem(sensors({"kind": "humidity", "path": "x"}), "sensors[0].path",
+                           "absolute file path")
+        self.assertProblem(sensors({"kind": "humidity", "path": "/x", "scale": 0}),
+                           "sensors[0].scale", "other than 0")
+        self.assertProblem(sensors({"kind": "humidity", "path": "/x", "pin": 4}),
+                           "sensors[0].pin", "unknown field")
+        self.assertProblem(sensors({"kind": "battery", "path": "/x"},
+                                   {"kind": "battery", "path": "/y"}),
+                           "sensors[1].kind", "already used by sensors[0]")

@@ -65,6 +65,30 @@ class WriteAtomicTest(unittest.TestCase):
         self.assertEqual(os.listdir(self.dir), ["settings.json"])
 
 
+class CpuTimesTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = scratch_dir()
+        self.path = self.dir + "/stat"
+
+    def tearDown(self):
+        remove_tree(self.dir)
+
+    def stat(self, text):
+        with open(self.path, "w") as f:
+            f.write(text)
+        return compat.cpu_times(self.path)
+
+    def test_busy_is_all_but_idle_and_iowait(self):
+        # user nice system idle iowait irq softirq steal guest guest_nice
+        self.assertEqual(self.stat("cpu  100 2 30 800 40 5 6 7 9 1\ncpu0 1 2 3 4 5 6 7 8\n"),
+                         (150, 990))
+
+    def test_none_where_it_cannot_tell(self):
+        self.assertEqual(compat.cpu_times(self.dir + "/none"), None)
+        for text in ("", "intr 1 2 3 4 5 6\n", "cpu 1 2 3\n", "cpu 1 2 x 4 5\n"):
+            self.assertEqual(self.stat(text), None, text)
+
+
 class MakedirsTest(unittest.TestCase):
     def setUp(self):
         self.dir = scratch_dir()

@@ -124,15 +124,17 @@ def attribute_test(rng):
 
 
 def item_test(rng):
-    kind = "ElementItem" if rng.random() < 0.1 else "SimpleItem"
+    kind = "ElementItem" if rng.random() < 0.3 else "SimpleItem"
     prefix = rng.choice(("tt", "onvif"))
     return "boolean(%s//%s:%s[%s%s%s])" % (space(rng), prefix, kind, space(rng),
                                           boolean_tree(rng, 2, attribute_test), space(rng))
 
 
 def random_message(rng):
-    def items():
-        return tuple((rng.choice(NAMES), rng.choice(VALUES)) for _ in range(rng.randint(0, 3)))
+    def items():  # SimpleItems, and sometimes an ElementItem (as LinkStatus's Link)
+        element = ("NetworkInterfaceConnectionSetting", (("Duplex", rng.choice(VALUES)),))
+        return (tuple((rng.choice(NAMES), rng.choice(VALUES)) for _ in range(rng.randint(0, 3)))
+                + tuple((rng.choice(NAMES), element) for _ in range(rng.randint(0, 1))))
     return Message("Device/Trigger/Relay", NOW, None, items(), items())
 
 

@@ -135,6 +135,17 @@ class GrammarTest(unittest.TestCase):
         self.assertEqual(selected('not(boolean(//tt:ElementItem[@Name="RelayToken"]))'),
                          ["R1", "R2", "IN1", "-"])
 
+    def test_an_element_item_is_tested_by_name_only(self):
+        link = Message("Monitoring/LinkStatus", NOW, "Changed", (("Token", "eth0"),), (
+            ("Link", ("NetworkInterfaceConnectionSetting", (("Speed", "100"),))),))
+        for text, matches in (('boolean(//tt:ElementItem[@Name="Link"])', True),
+                              ('boolean(//tt:SimpleItem[@Name="Link"])', False),
+                              ('boolean(//tt:ElementItem[@Name="Token"])', False),
+                              ('boolean(//tt:SimpleItem[@Name="Token" and @Value="eth0"])', True),
+                              ('boolean(//tt:ElementItem[@Name="Link" or @Value="100"])', True),
+                              ('boolean(//tt:ElementItem[@Value="100"])', False)):
+            self.assertEqual(item_filter(text).matches(link), matches, text)
+
     def test_bus_messages(self):
         bus = EventBus(lambda: NOW)
         seen = []

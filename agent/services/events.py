@@ -104,7 +104,8 @@ class EventService(EventsBase):
 
     def topics(self):
         # With storage, tns1:EventBuffer/Begin is one of them (10.12).
-        return device_topics(self.device.io, storage=self.device.store is not None)
+        return device_topics(self.device.io, storage=self.device.store is not None,
+                             monitor=self.device.monitor)
 
     # -- 10.9 ------------------------------------------------------------------------------------
 
