@@ -32,6 +32,8 @@ INTERVAL_MS = 5000     # 8.7: ProcessorUsage is an average over ~5 s
 HEARTBEAT_MS = 60000   # 8.7: humidity and temperature "every ~60 s or on change"
 CPU_TOKEN = "CPU"
 
+KEEP_WITHIN_S = 3600
+
 # Times that survive a restart: (topic, settings key). "last_reset" is the factory default's.
 PERSISTED = ((LAST_RESET, "last_reset"),
              (LAST_CLOCK_SYNCHRONIZATION, "last_clock_synchronization"),
@@ -149,7 +151,10 @@ class Monitor:
             if message.topic != topic.path:
                 continue
             when = parse_datetime(dict(message.data).get("Status", ""))
-            if when is not None and when != self.settings.get(key, 0):
+            # NTP synchronises every 17 minutes: writing each one would wear a board's flash,
+            # so a time is rewritten only when it moved by more than KEEP_WITHIN_S (after a
+            # restart, LastClockSynchronization may then read up to an hour early).
+            if when is not None and abs(when - self.settings.get(key, 0)) > KEEP_WITHIN_S:
                 try:
                     self.settings.update(**{key: when})
                 except OSError as exc:  # the event itself was delivered

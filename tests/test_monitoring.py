@@ -143,6 +143,20 @@ class StartTest(MonitorTestCase):
         self.assertEqual(self.seen("Monitoring/Backup/Last"), [
             ("Changed", (), (("Status", format_datetime(EPOCH + 9)),))])
 
+    def test_frequent_synchronisations_rewrite_the_settings_hourly_at_most(self):
+        self.monitor()
+        announce = lambda: self.device.time.announce_synchronization(self.device.bus)
+        announce()
+        self.assertEqual(self.settings.get("last_clock_synchronization"), EPOCH)
+        self.clock.now += 1024 * 1000  # NTP's next poll: published, not written
+        announce()
+        self.assertEqual(self.settings.get("last_clock_synchronization"), EPOCH)
+        self.assertEqual(self.seen("Monitoring/OperatingTime/LastClockSynchronization")[-1],
+                         ("Changed", (), (("Status", format_datetime(EPOCH + 1024)),)))
+        self.clock.now += 2600 * 1000
+        announce()
+        self.assertEqual(self.settings.get("last_clock_synchronization"), EPOCH + 3624)
+
     def test_closed_it_publishes_nothing_more(self):
         cpu = FakeCpu()
         self.monitor(cpu=cpu)
