@@ -33,6 +33,10 @@ UNDERSTOOD = (
 )
 
 
+# What a SOAP endpoint reads (text/xml: SOAP 1.1, answered with VersionMismatch by agent.soap).
+SOAP_TYPES = ("application/soap+xml", "text/xml")
+
+
 class RequestContext:
     """What a handler may know about the request besides its XML.
 
@@ -85,6 +89,8 @@ class App:
             return self.serve_resource(service, request, ctx)
         if request.method != "POST":
             return text_reply(405, "SOAP endpoint: use POST\n", [("Allow", "POST")])
+        if request.content_type not in SOAP_TYPES:
+            return text_reply(415, "SOAP endpoint: send application/soap+xml\n")
         charset = request.content_type_params.get("charset", "utf-8").strip('"').lower()
         if charset not in ("utf-8", "utf8"):
             return text_reply(415, "Only UTF-8 is supported (checklist 5.6)\n")

@@ -33,7 +33,6 @@ from .soap import SoapFault
 
 FORMAT = "onvif-agent-backup"
 VERSION = 1
-MAX_ARCHIVE = 65536  # far above a real one (a few KiB); the HTTP body limit is the same
 MAX_NTP_SERVERS = 8
 MAX_HOST = 255
 _HOST_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]%_"
@@ -173,7 +172,7 @@ def canonical(value):
     if isinstance(value, dict):
         return "{" + ",".join(_escape(k) + ":" + canonical(value[k])
                               for k in sorted(value)) + "}"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):  # tuples: values read back from the settings
         return "[" + ",".join(canonical(item) for item in value) + "]"
     if isinstance(value, str):
         return _escape(value)
@@ -192,15 +191,19 @@ def make_archive(device, now):
                 "board": device.board["name"], "created": format_datetime(now),
                 "settings": dict((key, settings.get(key)) for key in CONFIG
                                  if settings.get(key) is not None)}
+    return seal(document)
+
+
+def seal(document):
+    """The archive bytes of `document` with its checksum added."""
     document["sha256"] = _checksum(document)
     return json.dumps(document).encode()
 
 
 def read_archive(data, device):
     """The configuration settings of an uploaded archive, every one validated for `device`;
-    BadArchive (with a short reason) for anything else."""
-    if len(data) > MAX_ARCHIVE:
-        _fail("larger than %d bytes" % MAX_ARCHIVE)
+    BadArchive (with a short reason) for anything else. Its size is bounded by the HTTP
+    body limit (agent.http, 64 KiB: a real archive is a few KiB)."""
     try:
         document = json.loads(data)
     except (ValueError, UnicodeError):

@@ -25,7 +25,7 @@ import json
 import os
 
 from . import log
-from .compat import monotonic_ms, urandom, write_atomic
+from .compat import compare_digest, monotonic_ms, urandom, write_atomic
 from .settings import FILENAME as SETTINGS_FILE
 from .users import FILENAME as USERS_FILE, INITIAL_PASSWORD_FILE
 
@@ -146,7 +146,7 @@ class Maintenance:
         self.loop = loop
         self.clock = clock
         self.timer = None
-        self.uploads = {}  # StartSystemRestore token -> expiry (self.clock ms)
+        self.uploads = []  # StartSystemRestore's [token, expiry (self.clock ms)], oldest first
 
     @property
     def state_dir(self):
@@ -182,17 +182,17 @@ class Maintenance:
     def open_upload(self):
         """A fresh one-time upload token for StartSystemRestore (checklist 8.4 #5)."""
         now = self.clock()
-        for token, expiry in list(self.uploads.items()):
-            if expiry <= now:
-                del self.uploads[token]
-        while len(self.uploads) >= MAX_UPLOADS:  # the oldest makes room
-            oldest = min(self.uploads, key=lambda t: self.uploads[t])
-            del self.uploads[oldest]
+        self.uploads = [entry for entry in self.uploads if entry[1] > now]
+        if len(self.uploads) >= MAX_UPLOADS:
+            self.uploads.pop(0)  # the oldest makes room
         token = "".join("%02x" % b for b in urandom(16))
-        self.uploads[token] = now + UPLOAD_LIFETIME_MS
+        self.uploads.append([token, now + UPLOAD_LIFETIME_MS])
         return token
 
     def take_upload(self, token):
         """True, once, for a live token."""
-        expiry = self.uploads.pop(token, None)
-        return expiry is not None and expiry > self.clock()
+        for entry in self.uploads:
+            if compare_digest(entry[0], token):
+                self.uploads.remove(entry)
+                return entry[1] > self.clock()
+        return False

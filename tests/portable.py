@@ -44,6 +44,7 @@ PORTABLE = (
     "test_ipfilter",
     "test_log_ops",
     "test_aux_ops",
+    "test_maintenance_ops",
 )
 
 CPYTHON_ONLY = (
