@@ -79,4 +79,6 @@ CPYTHON_ONLY = (
     "test_events_load",
     "test_ringstore_powerloss",
     "test_datetime_e2e",
+    "test_maintenance_powerloss",
+    "test_maintenance_e2e",
 )
