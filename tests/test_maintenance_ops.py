@@ -295,6 +295,11 @@ class BackupRestoreTest(MaintenanceCase):
         self.assertEqual(self.upload(uri[:-4] + "0000", archive).status, 404)
         self.assertEqual(self.get(uri[len("http://device.test:8080"):]).status, 405)
 
+    def test_an_archive_posted_to_a_soap_endpoint_is_415(self):
+        response = self.upload("http://device.test:8080" + DEVICE, self.backup())
+        self.assertEqual(response.status, 415)
+        self.assertFalse(exists(self.dir + "/maintenance.pending"))
+
     def test_outstanding_upload_uris_are_bounded(self):
         uris = [self.start_restore() for _ in range(maintenance.MAX_UPLOADS + 1)]
         self.assertEqual(len(self.device.maintenance.uploads), maintenance.MAX_UPLOADS)
