@@ -207,6 +207,12 @@ class SystemUrisTest(MaintenanceCase):
             self.assertEqual(system.get(name), "true", name)
         for name in ("SystemBackup", "FirmwareUpgrade", "HttpFirmwareUpgrade"):
             self.assertEqual(system.get(name), "false", name)
+        legacy = self.call("<tds:GetCapabilities/>").find(TDS, "Capabilities")
+        system = legacy.find(TT, "Device").find(TT, "System")
+        self.assertEqual(system.findtext(TT, "SystemBackup"), "false")  # MTOM: not offered
+        self.assertEqual([(e.name, e.text) for e in system.find(TT, "Extension").children], [
+            ("HttpFirmwareUpgrade", "false"), ("HttpSystemBackup", "true"),
+            ("HttpSystemLogging", "true"), ("HttpSupportInformation", "true")])
 
     def test_log_and_support_resources_are_text(self):
         log.info("a line for the system log")

@@ -22,7 +22,7 @@ from .datetime_ops import DateTimeOperations
 from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
 from .ipfilter_ops import IPFilterOperations
 from .log_ops import LogOperations
-from .maintenance_ops import MaintenanceOperations
+from .maintenance_ops import HTTP_SYSTEM_CAPABILITIES, MaintenanceOperations
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -90,9 +90,8 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
         # StartSystemRestore (agent.services.maintenance_ops); no firmware upgrade.
         w.leaf(TDS, "System", attrs=[
             ("DiscoveryResolve", True), ("DiscoveryBye", True), ("RemoteDiscovery", False),
-            ("SystemBackup", False), ("SystemLogging", True), ("FirmwareUpgrade", False),
-            ("HttpFirmwareUpgrade", False), ("HttpSystemBackup", True),
-            ("HttpSystemLogging", True), ("HttpSupportInformation", True)])
+            ("SystemBackup", False), ("SystemLogging", True), ("FirmwareUpgrade", False)] +
+            list(HTTP_SYSTEM_CAPABILITIES))
         self.write_misc_capabilities(w)  # the board's auxiliary commands (8.6)
         w.end()
 
@@ -114,6 +113,10 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
         w.leaf(TT, "FirmwareUpgrade", False)
         for version in SUPPORTED_VERSIONS:
             write_version(w, TT, "SupportedVersions", version)
+        w.start(TT, "Extension")
+        for name, value in HTTP_SYSTEM_CAPABILITIES:
+            w.leaf(TT, name, value)
+        w.end()
         w.end()
         w.start(TT, "IO")
         w.leaf(TT, "InputConnectors", len(self.device.io.inputs))

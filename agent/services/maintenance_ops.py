@@ -18,6 +18,10 @@ from .deviceio import TDS, empty_response
 from .system_http import BACKUP_PATH, LOG_PATHS, RESTORE_PATH, SUPPORT_PATH
 
 FACTORY_DEFAULTS = ("Hard", "Soft")  # tt:FactoryDefaultType
+# The HTTP capabilities of checklist 8.2.1 System (tds attributes, and tt:SystemCapabilities'
+# Extension in GetCapabilities): GetSystemUris' downloads and StartSystemRestore, no firmware.
+HTTP_SYSTEM_CAPABILITIES = (("HttpFirmwareUpgrade", False), ("HttpSystemBackup", True),
+                            ("HttpSystemLogging", True), ("HttpSupportInformation", True))
 REBOOT_MESSAGE = "Restarting"
 
 
