@@ -17,6 +17,7 @@ from .replies import Deferred, fault_reply, soap_reply, text_reply
 from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
 from .services.events import EventService, SubscriptionManager
+from .services.system_http import system_resources
 from .soap import SoapFault, read_envelope, sender
 from .systemlog import record_access
 from .wsse import WSSE, UsernameTokenVerifier
@@ -30,6 +31,10 @@ UNDERSTOOD = (
     (WSA, "Action"), (WSA, "MessageID"), (WSA, "To"), (WSA, "ReplyTo"), (WSA, "FaultTo"),
     (WSA, "From"), (WSA, "RelatesTo"),
 )
+
+
+# What a SOAP endpoint reads (text/xml: SOAP 1.1, answered with VersionMismatch by agent.soap).
+SOAP_TYPES = ("application/soap+xml", "text/xml")
 
 
 class RequestContext:
@@ -80,8 +85,12 @@ class App:
                     service, ctx.resource = candidate, path[len(candidate.path):]
         if service is None:
             return text_reply(404, "Not Found\n")
+        if getattr(service, "http", None) is not None:
+            return self.serve_resource(service, request, ctx)
         if request.method != "POST":
             return text_reply(405, "SOAP endpoint: use POST\n", [("Allow", "POST")])
+        if request.content_type not in SOAP_TYPES:
+            return text_reply(415, "SOAP endpoint: send application/soap+xml\n")
         charset = request.content_type_params.get("charset", "utf-8").strip('"').lower()
         if charset not in ("utf-8", "utf8"):
             return text_reply(415, "Only UTF-8 is supported (checklist 5.6)\n")
@@ -107,11 +116,8 @@ class App:
             return self.dispatch(service, envelope, ctx), None
         except SoapFault as exc:
             fault = exc
-        except Unauthorized as exc:  # checklist 5.4: no or bad HTTP Digest credentials
-            return text_reply(401, "Unauthorized\n", exc.headers), None
-        except LockedOut as exc:
-            return text_reply(429, "Too many authentication failures\n",
-                              [("Retry-After", str(exc.retry_after))]), None
+        except (Unauthorized, LockedOut) as exc:
+            return refusal(exc), None
         except RemoteProtocolError as exc:
             fault = SoapFault.from_error(exc)
         except Exception as exc:  # a bug of ours: log it, tell the client no more than Table 5
@@ -119,6 +125,23 @@ class App:
             print_exception(exc)
             fault = SoapFault("Receiver", "Action")
         return fault_reply(fault), fault
+
+    def serve_resource(self, service, request, ctx):
+        """A plain HTTP resource (agent.services.system_http: `method`, `access` class and
+        `http(request, ctx)` giving a Reply), behind the same access policy as SOAP."""
+        if request.method != service.method:
+            return text_reply(405, "Use %s\n" % service.method, [("Allow", service.method)])
+        ctx.request = request
+        try:
+            ctx.user = self.policy.check(service.access, ctx)
+            reply = service.http(request, ctx)
+        except (Unauthorized, LockedOut) as exc:
+            reply = refusal(exc)
+        except SoapFault:  # Table 7 refused this user: no SOAP to carry the fault in
+            reply = text_reply(403, "Forbidden\n")
+        if self.on_answer is not None:
+            self.on_answer(ctx, service.key, request.method + " " + service.path, reply, None)
+        return reply
 
     def dispatch(self, service, envelope, ctx):
         body = envelope.body
@@ -139,6 +162,15 @@ class App:
         return soap_reply(write_body, service.declare, header)
 
 
+def refusal(exc):
+    """The HTTP answer to an Unauthorized (checklist 5.4: 401 with fresh challenges) or
+    LockedOut (429) from the access policy."""
+    if isinstance(exc, LockedOut):
+        return text_reply(429, "Too many authentication failures\n",
+                          [("Retry-After", str(exc.retry_after))])
+    return text_reply(401, "Unauthorized\n", exc.headers)
+
+
 # HTTP Digest realm (RFC 7616 3.3): names the protection space; clients show it to the user.
 REALM = "onvif-agent"
 
@@ -147,8 +179,10 @@ def build_app(device, clock=utc_seconds, policy=None):
     """The services of this device, wired together behind the access policy."""
     others = (DeviceIOService(device), EventService(device))
     # The subscription manager answers at each subscription's own address and is announced by
-    # the subscribe responses, not by GetServices.
-    return App((DeviceService(device, others),) + others + (SubscriptionManager(device),),
+    # the subscribe responses, not by GetServices; the system resources by GetSystemUris and
+    # StartSystemRestore.
+    return App((DeviceService(device, others),) + others + (SubscriptionManager(device),) +
+               tuple(system_resources(device)),
                policy=policy or default_policy(device, clock), on_answer=record_access)
 
 

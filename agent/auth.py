@@ -116,7 +116,8 @@ class Policy:
                     self._failed(peer, "HTTP Digest", exc.reason)
                 raise Unauthorized(self.digest.challenges(stale=exc.stale))
         token_user = None
-        security = ctx.envelope.header(WSSE, "Security")
+        # A plain HTTP resource (agent.app serve_resource) has no envelope: Digest only.
+        security = None if ctx.envelope is None else ctx.envelope.header(WSSE, "Security")
         if security is not None:
             try:
                 token_user = self.wsse.verify(security, secure_transport=ctx.scheme == "https")

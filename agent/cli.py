@@ -17,6 +17,7 @@ from .errors import AgentError, ConfigError
 from .eventstore import open_event_store
 from .ipfilter import IPFilter
 from .loop import Loop
+from .maintenance import EVENT_RING, recover
 from .monitoring import Monitor
 from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
@@ -111,6 +112,9 @@ def main(argv=None):
         state_dir = options.get("state-dir") or default_state_dir()
         try:
             compat.makedirs(state_dir)
+            # A factory default or restore staged before the restart that brought us here is
+            # completed before any state file is read (agent.maintenance, issue 8).
+            recover(state_dir)
             settings = Settings(state_dir)
             users = Users(state_dir)
             # First start: never open to anonymous callers (issue 4); the administrator comes
@@ -128,7 +132,7 @@ def main(argv=None):
             tls_context, cert = https_context(options, state_dir)
         loop = Loop()
         # Persistent notification storage (checklist 10.2) for Seek, sized by the board file.
-        store = open_event_store(state_dir + "/events.ring", board["event_storage_bytes"])
+        store = open_event_store(state_dir + "/" + EVENT_RING, board["event_storage_bytes"])
         device = Device(board, settings, hostname=compat.hostname, users=users, loop=loop,
                         store=store)
         # Push subscriptions (checklist 10.3); Notify consumers on loopback, link-local or
@@ -139,8 +143,23 @@ def main(argv=None):
         sys.stderr.write("onvif-agent: error: %s\n" % exc)
         return 2
     port = options.get("http-port", 80 if compat.is_root() else 8080)
-    return serve(loop, device, options.get("bind"), port, https_port, tls_context, cert,
-                 options.get("discovery-port", PORT), state_dir)
+    restarts = []
+    device.restart = restarter(loop, restarts)
+    status = serve(loop, device, options.get("bind"), port, https_port, tls_context, cert,
+                   options.get("discovery-port", PORT), state_dir)
+    if restarts and status == 0:
+        log.info("restarting (%s)", restarts[0])
+        compat.restart_process(argv)
+    return status
+
+
+def restarter(loop, requested):
+    """device.restart (SystemReboot, factory default, restore: agent.maintenance): stop the
+    loop; serve() then says Bye and closes everything, and main() starts the agent afresh."""
+    def restart(kind):
+        requested.append(kind)
+        loop.stop()
+    return restart
 
 
 def https_context(options, state_dir):

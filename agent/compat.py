@@ -398,3 +398,20 @@ def compare_digest(a, b):
 def random_below(n):
     """A random int in [0, n), for protocol jitter (WS-Discovery reply delays)."""
     return int.from_bytes(urandom(4), "big") % n
+
+
+def restart_process(argv):
+    """Start the agent afresh in this process (SystemReboot, factory default, restore: checklist
+    8.4 #8, #13): CPython replaces its image with `python -m agent ARGV` (same PID, listening
+    sockets are not inherited); a MicroPython board resets, which runs its boot script again."""
+    execv = getattr(os, "execv", None)
+    if execv is None:
+        try:
+            import machine
+        except ImportError:  # the WebAssembly port: no board to reset
+            raise OSError("this runtime cannot restart itself")
+        machine.reset()
+    import sys
+    sys.stdout.flush()
+    sys.stderr.flush()
+    execv(sys.executable, [sys.executable, "-m", "agent"] + list(argv))

@@ -7,6 +7,7 @@ from .clock import DeviceClock
 from .compat import utc_seconds
 from .deviceio import DeviceIO
 from .loop import Loop
+from .maintenance import Maintenance
 from .scopes import Scopes
 from .subscriptions import Subscriptions
 from .users import Users
@@ -35,7 +36,8 @@ class Device:
         self.bus = EventBus(clock) if bus is None else bus
         # Event subscriptions (issue 7) on the agent's loop; `notify` is the push sender
         # (agent.notify.NotifySender), None where push subscriptions are not offered.
-        self.subscriptions = Subscriptions(loop or Loop(), self.bus, clock, store)
+        loop = loop or Loop()
+        self.subscriptions = Subscriptions(loop, self.bus, clock, store)
         self.store = store
         if store is not None:
             self.bus.listen(store.record)
@@ -53,6 +55,10 @@ class Device:
         # The ports the CLI serves on (GetNetworkProtocols, TLS capabilities); HTTPS None = off.
         self.http_port = 80
         self.https_port = None
+        # Factory default, restore and reboot (agent.maintenance) restart from a loop timer
+        # through `restart(kind)`, which the CLI sets (None: this device cannot restart).
+        self.maintenance = Maintenance(self, loop)
+        self.restart = None
 
     @property
     def endpoint_reference(self):

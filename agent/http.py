@@ -123,12 +123,17 @@ class Request:
             self.method, self.target, self.version, len(self.body))
 
 
+# SOAP, and the archive StartSystemRestore's upload URI takes (checklist 8.4 #5); agent.app
+# answers 415 for a type the addressed endpoint does not take.
+POST_CONTENT_TYPES = ("application/soap+xml", "text/xml", "application/octet-stream")
+
+
 class HttpConnection:
     """One server-side HTTP/1.1 connection; limits are keyword arguments (defaults above)."""
 
     def __init__(self, *, max_head=MAX_HEAD, max_body=MAX_BODY, max_headers=MAX_HEADERS,
                  methods=("GET", "POST"),
-                 post_content_types=("application/soap+xml", "text/xml")):
+                 post_content_types=POST_CONTENT_TYPES):
         self.max_head = max_head
         self.max_body = max_body
         self.max_headers = max_headers

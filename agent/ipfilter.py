@@ -200,7 +200,7 @@ class IPFilter:
             self._state = (DENY, [], [])
             if stored:
                 try:
-                    self._state = _validate(stored["type"], stored["ipv4"], stored["ipv6"])
+                    self._state = parse_stored(stored)
                 except Exception as exc:  # a hand-edited settings file must not stop the device
                     log.error("ip filter in the settings file unreadable (%r): no filtering",
                               exc)
@@ -257,6 +257,12 @@ class IPFilter:
                 matched = True
                 break
         return matched == (kind == ALLOW)
+
+
+def parse_stored(stored):
+    """(type, IPv4 entries, IPv6 entries) of the filter as the settings keep it; the Sender
+    fault, KeyError or TypeError if it is no valid filter (a restored backup, agent.backup)."""
+    return _validate(stored["type"], stored["ipv4"], stored["ipv6"])
 
 
 def _validate(kind, ipv4, ipv6):

@@ -39,6 +39,7 @@ class Settings:
     """Key/value settings that survive restarts and power loss (tmp + rename on every change)."""
 
     def __init__(self, state_dir=None):
+        self.state_dir = state_dir  # None: in memory only
         self.path = state_dir and state_dir + "/" + FILENAME
         self.values = {}
         if self.path:

@@ -47,6 +47,7 @@ PORTABLE = (
     "test_log_ops",
     "test_aux_ops",
     "test_monitoring",
+    "test_maintenance_ops",
 )
 
 CPYTHON_ONLY = (
@@ -85,4 +86,6 @@ CPYTHON_ONLY = (
     "test_datetime_e2e",
     "test_systemd_unit",
     "test_monitoring_e2e",
+    "test_maintenance_powerloss",
+    "test_maintenance_e2e",
 )

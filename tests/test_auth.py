@@ -38,7 +38,7 @@ class Caller:
         self.clock = Clock(FIXED_NOW)
         users = Users()
         users.create([(name, PASSWORDS[name], LEVELS[name]) for name in PASSWORDS])
-        device = Device(board or {"name": "t", "hal": "sim"}, Settings(), users=users)
+        self.device = device = Device(board or {"name": "t", "hal": "sim"}, Settings(), users=users)
         self.app = build_app(device, clock=self.clock)
         self.client = InMemoryClient(self.app, clock=self.clock)
         self.nonce = 0
@@ -57,7 +57,8 @@ class Caller:
     def call(self, body, path="/onvif/device_service", header="", headers=()):
         return self.client.post(path, envelope(body, header), headers=headers)
 
-    def digest_header(self, challenge, user, path, password=None, nc=1, uri=None):
+    def digest_header(self, challenge, user, path, password=None, nc=1, uri=None,
+                      method="POST"):
         """The Authorization header an RFC 2617 MD5 client computes from `challenge`."""
         params = {}
         for part in challenge[len("Digest "):].split(","):
@@ -66,7 +67,7 @@ class Caller:
         password = PASSWORDS.get(user, "x") if password is None else password
         realm, nonce, cnonce, uri = params["realm"], params["nonce"], "0a4f113b", uri or path
         ha1 = binascii.hexlify(md5(("%s:%s:%s" % (user, realm, password)).encode())).decode()
-        ha2 = binascii.hexlify(md5(("POST:%s" % uri).encode())).decode()
+        ha2 = binascii.hexlify(md5(("%s:%s" % (method, uri)).encode())).decode()
         response = binascii.hexlify(md5(("%s:%s:%08x:%s:auth:%s" % (
             ha1, nonce, nc, cnonce, ha2)).encode())).decode()
         return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", algorithm=MD5, '

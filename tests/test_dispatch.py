@@ -21,7 +21,8 @@ IMPLEMENTED = {
                "GetDiscoveryMode", "SetDiscoveryMode", "GetRelayOutputs",
                "SetRelayOutputSettings", "SetRelayOutputState", "SetSystemDateAndTime",
                "GetIPAddressFilter", "SetIPAddressFilter", "AddIPAddressFilter",
-               "RemoveIPAddressFilter", "GetSystemLog", "GetSystemSupportInformation"),
+               "RemoveIPAddressFilter", "GetSystemLog", "GetSystemSupportInformation",
+               "GetSystemUris", "StartSystemRestore", "SetSystemFactoryDefault", "SystemReboot"),
     # All but the nine configuration operations DeviceIO 16.12 deprecated (checklist 9.4).
     "deviceio": ("GetServiceCapabilities", "GetRelayOutputs", "SetRelayOutputState",
                  "GetRelayOutputOptions", "SetRelayOutputSettings", "GetDigitalInputs",

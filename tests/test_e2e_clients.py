@@ -95,7 +95,7 @@ def test_zeep_fault_for_an_unimplemented_operation(agent, transport):
     device = zeep_service("devicemgmt", DEVICE_BINDING, agent.url, transport=transport,
                           wsse=token()).service
     with pytest.raises(zeep.exceptions.Fault) as info:
-        device.SystemReboot()
+        device.StartFirmwareUpgrade()  # checklist 8.4 #10: not offered
     assert "Optional Action Not Implemented" in info.value.message
     with pytest.raises(zeep.exceptions.Fault):
         device.GetCapabilities(Category=["Media"])

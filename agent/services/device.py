@@ -22,6 +22,7 @@ from .datetime_ops import DateTimeOperations
 from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
 from .ipfilter_ops import IPFilterOperations
 from .log_ops import LogOperations
+from .maintenance_ops import HTTP_SYSTEM_CAPABILITIES, MaintenanceOperations
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -47,7 +48,7 @@ def write_version(w, ns, name, version):
 
 
 class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, DateTimeOperations,
-                    RelayOperations, Service):
+                    MaintenanceOperations, RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -85,12 +86,12 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
             ("MaxUsers", users.max_users), ("MaxUserNameLength", users.max_name),
             ("MaxPasswordLength", users.max_password)])
         # Checklist 7: the discovery transport answers Resolve and sends Bye; 8.4 #11
-        # GetSystemLog (agent.services.log_ops).
+        # GetSystemLog (agent.services.log_ops); 8.4 #2, #5 GetSystemUris' HTTP downloads and
+        # StartSystemRestore (agent.services.maintenance_ops); no firmware upgrade.
         w.leaf(TDS, "System", attrs=[
             ("DiscoveryResolve", True), ("DiscoveryBye", True), ("RemoteDiscovery", False),
-            ("SystemBackup", False), ("SystemLogging", True), ("FirmwareUpgrade", False),
-            ("HttpFirmwareUpgrade", False), ("HttpSystemBackup", False),
-            ("HttpSystemLogging", False), ("HttpSupportInformation", False)])
+            ("SystemBackup", False), ("SystemLogging", True), ("FirmwareUpgrade", False)] +
+            list(HTTP_SYSTEM_CAPABILITIES))
         self.write_misc_capabilities(w)  # the board's auxiliary commands (8.6)
         w.end()
 
@@ -112,6 +113,10 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
         w.leaf(TT, "FirmwareUpgrade", False)
         for version in SUPPORTED_VERSIONS:
             write_version(w, TT, "SupportedVersions", version)
+        w.start(TT, "Extension")
+        for name, value in HTTP_SYSTEM_CAPABILITIES:
+            w.leaf(TT, name, value)
+        w.end()
         w.end()
         w.start(TT, "IO")
         w.leaf(TT, "InputConnectors", len(self.device.io.inputs))

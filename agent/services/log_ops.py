@@ -40,15 +40,18 @@ class LogOperations:
         return _string_response("GetSystemLogResponse", "SystemLog", chosen.text())
 
     def GetSystemSupportInformation(self, request, ctx):
-        device = self.device
-        board = device.board
-        facts = (("version", __version__),
-                 ("board", board["name"] + " (" + board["hal"] + ")"),
-                 ("uptime", "%d s" % ((monotonic_ms() - STARTED_MS) // 1000)),
-                 ("users", len(device.users.list())),
-                 ("subscriptions", len(device.subscriptions.by_id)),
-                 ("access log lines", len(ACCESS.lines)))
-        text = "".join("%s: %s\n" % fact for fact in facts)
-        text += "last system log lines:\n" + SYSTEM.text(SUPPORT_LOG_LINES)
         return _string_response("GetSystemSupportInformationResponse", "SupportInformation",
-                                text)
+                                support_information(self.device))
+
+
+def support_information(device):
+    """The diagnostics text (also served at GetSystemUris' SupportInfoUri, checklist 8.4 #2)."""
+    board = device.board
+    facts = (("version", __version__),
+             ("board", board["name"] + " (" + board["hal"] + ")"),
+             ("uptime", "%d s" % ((monotonic_ms() - STARTED_MS) // 1000)),
+             ("users", len(device.users.list())),
+             ("subscriptions", len(device.subscriptions.by_id)),
+             ("access log lines", len(ACCESS.lines)))
+    text = "".join("%s: %s\n" % fact for fact in facts)
+    return text + "last system log lines:\n" + SYSTEM.text(SUPPORT_LOG_LINES)
