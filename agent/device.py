@@ -49,6 +49,10 @@ class Device:
         # The ports the CLI serves on (GetNetworkProtocols, TLS capabilities); HTTPS None = off.
         self.http_port = 80
         self.https_port = None
+        # The network backend (hal.net, issue 8) and the listening sockets' SetNetworkProtocols
+        # hook (agent.protocols.Listeners); the CLI sets both, None without them.
+        self.network = None
+        self.protocols = None
 
     @property
     def endpoint_reference(self):

@@ -44,6 +44,8 @@ PORTABLE = (
     "test_ipfilter",
     "test_log_ops",
     "test_aux_ops",
+    "test_network",
+    "test_network_ops",
 )
 
 CPYTHON_ONLY = (
@@ -78,4 +80,6 @@ CPYTHON_ONLY = (
     "test_events_load",
     "test_ringstore_powerloss",
     "test_datetime_e2e",
+    "test_protocols",
+    "test_network_e2e",
 )

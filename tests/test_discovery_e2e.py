@@ -19,10 +19,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent import cli, compat, discovery_net
+from agent import compat, discovery_net
 from agent.discovery import Discovery
 from agent.loop import Loop
-from agent.server import HttpServer
+from agent.protocols import Listeners
 from tests.agentproc import ROOT, AgentProcess
 
 TAG = "%05d" % (os.getpid() % 100000)
@@ -357,9 +357,10 @@ def test_a_machine_without_ipv6_serves_ipv4_alone(monkeypatch):
         return make_socket(family, *args, **kwargs)
     monkeypatch.setattr(socket, "socket", without_ipv6)
     loop = Loop()
-    server = HttpServer(loop, None, bind="127.0.0.1", port=0)
-    server.start()
-    assert cli.ipv6_twins(loop, [server]) == []
+    listeners = Listeners(loop, SimpleNamespace(), None, bind="127.0.0.1", twins=True)
+    listeners.start({"HTTP": 0})
+    assert [s.bind for s in listeners.all_servers()] == ["127.0.0.1"]
+    assert listeners.ipv6 is False
     discovery = Discovery(endpoint="urn:uuid:0f3c8a52-1d2e-4b6f-9a7c-1234567890ab",
                           scopes=lambda: [], xaddrs=lambda hosts: [], instance_id=1,
                           metadata_version=lambda: 1, rand=lambda n: 0, clock=lambda: 0)
@@ -377,5 +378,5 @@ def test_a_machine_without_ipv6_serves_ipv4_alone(monkeypatch):
             service(["::1"]).start()
     finally:
         both.stop()
-        server.close()
+        listeners.close()
         loop.close()
