@@ -22,7 +22,7 @@ class NetworkError(Exception):
     "InvalidNetworkInterface"), None when the backend cannot apply changes at all."""
 
     def __init__(self, subcode, reason):
-        Exception.__init__(self, reason)
+        super().__init__(reason)
         self.subcode = subcode
         self.reason = reason
 
