@@ -255,6 +255,24 @@ def test_set_scopes_says_hello_and_non_discoverable_is_silent(agent):
     assert client("probe", timeout=3)["services"]
 
 
+def test_port_and_address_changes_say_hello(agent):
+    """SetNetworkProtocols: Hello with the new XAddrs once the port moved; SetNetworkInterfaces
+    (the simulated network): Hello again, an address change (checklist 8.3 #11, #13)."""
+    listener = Listener(seconds=5)
+    moved = agent.port + 1 if agent.port < 65535 else agent.port - 1  # free: a fresh namespace
+    r = soap(agent, "<tds:SetNetworkProtocols><tds:NetworkProtocols><tt:Name>HTTP</tt:Name>"
+                    "<tt:Enabled>true</tt:Enabled><tt:Port>%d</tt:Port></tds:NetworkProtocols>"
+                    "</tds:SetNetworkProtocols>" % moved)
+    assert r["status"] == 200, r
+    time.sleep(1.5)
+    r = soap(agent, "<tds:SetNetworkInterfaces><tds:InterfaceToken>eth0</tds:InterfaceToken>"
+                    "<tds:NetworkInterface><tt:MTU>1400</tt:MTU></tds:NetworkInterface>"
+                    "</tds:SetNetworkInterfaces>", url(AGENT_IP, moved))
+    assert r["status"] == 200, r
+    hellos = [h for h in actions(listener.heard(), "Hello") if url(AGENT_IP, moved) in h]
+    assert len(set(re.findall(r"MessageID>([^<]+)<", "".join(hellos)))) >= 2, hellos
+
+
 # -- IPv6 -------------------------------------------------------------------------------------
 
 def test_ipv6_probe_gets_the_interface_addresses_and_they_serve(netns, agent):

@@ -13,6 +13,7 @@ from tests import schema
 from tests.agentproc import AgentProcess
 from tests.clients import DEVICE_BINDING, zeep_service
 from tests.test_e2e_clients import RecordingTransport
+from tests.test_protocols import free_port, listening
 
 ADMIN, ADMIN_PASSWORD = "admin", "Adm1n-secret-pw"
 
@@ -110,18 +111,6 @@ def test_network_interfaces(agent, transport):
         "IPv6": {"DHCP": "Stateful"}}) == "InvalidDHCPv6"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def refused(port):
-    with socket.socket() as s:
-        s.settimeout(2)
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
 def test_set_network_protocols_moves_http(agent, transport):
     tds = device(agent, transport)
     protocols = {p.Name: p for p in tds.GetNetworkProtocols()}
@@ -129,7 +118,7 @@ def test_set_network_protocols_moves_http(agent, transport):
     new = free_port()
     tds.SetNetworkProtocols(NetworkProtocols=[{"Name": "HTTP", "Enabled": True, "Port": [new]}])
     deadline = time.monotonic() + 5
-    while not refused(agent.port):  # closed from a loop timer, after the response
+    while listening(agent.port):  # closed from a loop timer, after the response
         assert time.monotonic() < deadline, "the old port still listens"
         time.sleep(0.05)
     moved = device(agent, transport, agent.url.replace(":%d/" % agent.port, ":%d/" % new))
