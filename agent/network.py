@@ -23,6 +23,7 @@ same faults whichever board it talks to:
 from hal.net.base import NetworkError
 
 from .ipfilter import format_address, parse_ipv4, parse_ipv6
+from .services import parse_boolean
 from .soap import SoapFault, sender
 
 TT = "http://www.onvif.org/ver10/schema"
@@ -202,21 +203,21 @@ def bounded(items, limit, what):
 
 # -- interfaces -----------------------------------------------------------------------------
 
-def _boolean(element, name, parse_boolean):
+def _boolean(element, name):
     child = element.find(TT, name)
     return None if child is None else parse_boolean(child.text, name)
 
 
-def parse_interface_changes(element, backend, parse_boolean):
+def parse_interface_changes(element, backend):
     """The `changes` dict of a tt:NetworkInterfaceSetConfiguration (hal.net.base contract):
-    only the fields the request gave. `parse_boolean` is agent.services' xs:boolean reader."""
+    only the fields the request gave."""
     changes = {}
-    enabled = _boolean(element, "Enabled", parse_boolean)
+    enabled = _boolean(element, "Enabled")
     if enabled is not None:
         changes["enabled"] = enabled
     link = element.find(TT, "Link")
     if link is not None:
-        changes["link"] = _parse_link(link, parse_boolean)
+        changes["link"] = _parse_link(link)
     mtu = element.find(TT, "MTU")
     if mtu is not None:
         text = _text(mtu)
@@ -225,14 +226,14 @@ def parse_interface_changes(element, backend, parse_boolean):
         changes["mtu"] = int(text)
     ipv4 = element.find(TT, "IPv4")
     if ipv4 is not None:
-        changes["ipv4"] = _parse_family(ipv4, 4, parse_boolean)
+        changes["ipv4"] = _parse_family(ipv4, 4)
     ipv6 = element.find(TT, "IPv6")
     if ipv6 is not None:
         if not backend.ipv6:
             raise sender("InvalidArgVal", "InvalidIPv6Address",
                          reason="this device has no IPv6")
-        changes["ipv6"] = v6 = _parse_family(ipv6, 6, parse_boolean)
-        ra = _boolean(ipv6, "AcceptRouterAdvert", parse_boolean)
+        changes["ipv6"] = v6 = _parse_family(ipv6, 6)
+        ra = _boolean(ipv6, "AcceptRouterAdvert")
         if ra is not None:
             v6["accept_router_advert"] = ra
     extension = element.find(TT, "Extension")
@@ -242,9 +243,9 @@ def parse_interface_changes(element, backend, parse_boolean):
     return changes
 
 
-def _parse_link(link, parse_boolean):
+def _parse_link(link):
     """tt:NetworkInterfaceConnectionSetting: all three children are required."""
-    auto = _boolean(link, "AutoNegotiation", parse_boolean)
+    auto = _boolean(link, "AutoNegotiation")
     speed = _text(link.find(TT, "Speed"))
     duplex = _text(link.find(TT, "Duplex"))
     if auto is None or not speed.isdigit() or len(speed) > 6 or duplex not in DUPLEX:
@@ -253,9 +254,9 @@ def _parse_link(link, parse_boolean):
     return {"auto": auto, "speed": int(speed), "duplex": duplex}
 
 
-def _parse_family(element, version, parse_boolean):
+def _parse_family(element, version):
     changes = {}
-    enabled = _boolean(element, "Enabled", parse_boolean)
+    enabled = _boolean(element, "Enabled")
     if enabled is not None:
         changes["enabled"] = enabled
     manual = element.findall(TT, "Manual")

@@ -9,7 +9,7 @@ from agent.soap import SoapFault
 from agent.xmltree import parse
 from hal.net import open_network
 from hal.net.base import NetworkError
-from hal.net.sim import SimNetwork, default_mac
+from hal.net.sim import SimNetwork, default_interface, default_mac
 from tests.support import remove_tree, scratch_dir
 
 TT = "http://www.onvif.org/ver10/schema"
@@ -18,11 +18,6 @@ BOARD = {"name": "test", "hal": "sim"}
 
 def element(xml):
     return parse(('<tt:X xmlns:tt="%s">%s</tt:X>' % (TT, xml)).encode())
-
-
-def bool_of(text, what):
-    from agent.services import parse_boolean
-    return parse_boolean(text, what)
 
 
 class HostnameTest(unittest.TestCase):
@@ -117,7 +112,7 @@ class ChangesTest(unittest.TestCase):
         self.backend = SimNetwork(BOARD)
 
     def changes(self, xml):
-        return network.parse_interface_changes(element(xml), self.backend, bool_of)
+        return network.parse_interface_changes(element(xml), self.backend)
 
     def test_only_what_the_request_gave(self):
         self.assertEqual(self.changes(""), {})
@@ -179,6 +174,11 @@ class SimNetworkTest(unittest.TestCase):
     def tearDown(self):
         remove_tree(self.dir)
 
+    def test_the_board_chooses_the_backend(self):
+        self.assertEqual(open_network({"name": "x", "hal": "pi", "network": "sim"}, None).kind,
+                         "sim")
+        self.assertEqual(open_network(BOARD, None).kind, "sim")  # by its HAL
+
     def test_factory_new_interface(self):
         self.assertEqual(self.net.kind, "sim")
         (eth0,) = self.net.interfaces()
@@ -223,6 +223,12 @@ class SimNetworkTest(unittest.TestCase):
         self.assertEqual(self.changed, [], "nothing changed")
         self.assertIsNone(code({"mtu": 576, "ipv6": {"enabled": False}}))
         self.assertEqual(self.net.interfaces()[0]["ipv6"]["link_local"], [])
+        self.assertEqual(code({"ipv6": {"enabled": True}}), "InvalidMtuValue")  # 576 < 1280
+        loopback = default_interface("00:00:00:00:00:00")
+        loopback.update(token="lo", type=24, link=None)
+        self.net.state["interfaces"].append(loopback)
+        self.assertEqual(code({"link": {"auto": True, "speed": 1000, "duplex": "Full"}}, "lo"),
+                         "InvalidInterfaceType")
 
     def test_fixed_link_speed(self):
         self.net.set_interface("eth0", {"link": {"auto": False, "speed": 100, "duplex": "Half"}})

@@ -12,31 +12,24 @@ import zeep.exceptions
 from tests import schema
 from tests.agentproc import AgentProcess
 from tests.clients import DEVICE_BINDING, zeep_service
+from tests.test_datetime_e2e import ADMIN, ADMIN_PASSWORD, token
 from tests.test_e2e_clients import RecordingTransport
 from tests.test_protocols import free_port, listening
 
-ADMIN, ADMIN_PASSWORD = "admin", "Adm1n-secret-pw"
-
 
 @pytest.fixture
-def agent(tmp_path):
+def rig(tmp_path):
+    """A fresh agent (the tests change its network and its port) and a maker of device
+    service clients (at the agent's URL or another); every response they receive is validated
+    against the official schemas at the end."""
+    transport = RecordingTransport()
     env = {"ONVIF_AGENT_ADMIN": "%s:%s" % (ADMIN, ADMIN_PASSWORD)}
-    with AgentProcess(tmp_path / "state", env=env) as proc:
-        yield proc
-
-
-@pytest.fixture
-def transport():
-    recorder = RecordingTransport()
-    yield recorder
-    for body in recorder.received:
+    with AgentProcess(tmp_path / "state", env=env) as agent:
+        yield agent, lambda url=None: zeep_service(
+            "devicemgmt", DEVICE_BINDING, url or agent.url, transport=transport,
+            wsse=token()).service
+    for body in transport.received:
         schema.validate_envelope(body)
-
-
-def device(agent, transport, url=None):
-    from zeep.wsse.username import UsernameToken
-    return zeep_service("devicemgmt", DEVICE_BINDING, url or agent.url, transport=transport,
-                        wsse=UsernameToken(ADMIN, ADMIN_PASSWORD, use_digest=True)).service
 
 
 def subcode(call, *args, **kwargs):
@@ -45,8 +38,9 @@ def subcode(call, *args, **kwargs):
     return info.value.subcodes[-1].localname
 
 
-def test_host_name_dns_ntp_gateway_zero_configuration(agent, transport):
-    tds = device(agent, transport)
+def test_host_name_dns_ntp_gateway_zero_configuration(rig):
+    agent, device = rig
+    tds = device()
     assert tds.GetHostname().Name == "onvif-agent"
     tds.SetHostname(Name="door-2")
     assert tds.GetHostname().Name == "door-2"
@@ -89,8 +83,9 @@ def test_host_name_dns_ntp_gateway_zero_configuration(agent, transport):
         True, True, True, 4)
 
 
-def test_network_interfaces(agent, transport):
-    tds = device(agent, transport)
+def test_network_interfaces(rig):
+    agent, device = rig
+    tds = device()
     (eth0,) = tds.GetNetworkInterfaces()
     assert (eth0.token, eth0.Enabled, eth0.IPv4.Config.DHCP) == ("eth0", True, True)
     assert tds.SetNetworkInterfaces(InterfaceToken="eth0", NetworkInterface={
@@ -111,8 +106,9 @@ def test_network_interfaces(agent, transport):
         "IPv6": {"DHCP": "Stateful"}}) == "InvalidDHCPv6"
 
 
-def test_set_network_protocols_moves_http(agent, transport):
-    tds = device(agent, transport)
+def test_set_network_protocols_moves_http(rig):
+    agent, device = rig
+    tds = device()
     protocols = {p.Name: p for p in tds.GetNetworkProtocols()}
     assert protocols["HTTP"].Port == [agent.port]
     new = free_port()
@@ -121,7 +117,7 @@ def test_set_network_protocols_moves_http(agent, transport):
     while listening(agent.port):  # closed from a loop timer, after the response
         assert time.monotonic() < deadline, "the old port still listens"
         time.sleep(0.05)
-    moved = device(agent, transport, agent.url.replace(":%d/" % agent.port, ":%d/" % new))
+    moved = device(agent.url.replace(":%d/" % agent.port, ":%d/" % new))
     protocols = {p.Name: p for p in moved.GetNetworkProtocols()}
     assert (protocols["HTTP"].Enabled, protocols["HTTP"].Port) == (True, [new])
 

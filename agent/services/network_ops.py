@@ -56,6 +56,7 @@ def write_interface(w, iface):
     if link is not None:  # both settings are required once Link is present
         w.start(TT, "Link")
         _write_link_setting(w, "AdminSettings", link)
+        # OperSettings is required: while the link is down it repeats the admin settings.
         _write_link_setting(w, "OperSettings", iface.get("oper") or link)
         w.leaf(TT, "InterfaceType", iface["type"])
         w.end()
@@ -273,7 +274,7 @@ class NetworkOperations:
         token = _token(request)
         backend = self._applying()
         changes = network.parse_interface_changes(required(request, TDS, "NetworkInterface"),
-                                                  backend, parse_boolean)
+                                                  backend)
         network.check_dhcpv6(changes, backend.dhcpv6)
         network.apply(backend.interface, token)
         reboot = network.apply(backend.set_interface, token, changes)

@@ -56,28 +56,24 @@ class NetworkBackend:
 
     def check_changes(self, iface, changes):
         """Refuse what this hardware cannot take (8.3 #11's faults), before anything changes."""
-        if "link" in changes:
-            link = changes["link"]
-            if iface.get("type") == WIFI:
-                pass  # 802.11: a Link in Set is ignored (8.3 IEEE 802.11 rules)
-            elif iface.get("link") is None:
+        link = changes.get("link")
+        # 802.11: a Link in Set is ignored (8.3 IEEE 802.11 rules).
+        if link is not None and iface.get("type") != WIFI:
+            if iface.get("link") is None:
                 raise NetworkError("InvalidInterfaceType",
                                    "%s has no link settings" % iface["token"])
-            elif not link["auto"] and link["speed"] not in self.speeds:
+            if not link["auto"] and link["speed"] not in self.speeds:
                 raise NetworkError("InvalidInterfaceSpeed", "speed must be one of %s Mb/s" % (
                     ", ".join(str(s) for s in self.speeds)))
-        v4 = _merged(iface.get("ipv4"), changes.get("ipv4"))
-        v6 = _merged(iface.get("ipv6"), changes.get("ipv6"))
         if "ipv6" in changes and iface.get("ipv6") is None:
             raise NetworkError("InvalidIPv6Address", "%s has no IPv6" % iface["token"])
+        ipv6 = _merged(iface.get("ipv6"), changes.get("ipv6")).get("enabled")
+        low = MIN_MTU_IPV6 if ipv6 else MIN_MTU_IPV4
         mtu = changes.get("mtu", iface.get("mtu"))
-        if mtu is not None:
-            low = MIN_MTU_IPV6 if v6.get("enabled") else MIN_MTU_IPV4
-            if "mtu" in changes and not low <= mtu <= self.max_mtu:
-                raise NetworkError("InvalidMtuValue", "MTU must be %d..%d" % (low, self.max_mtu))
-            if "ipv6" in changes and v6.get("enabled") and mtu < MIN_MTU_IPV6:
-                raise NetworkError("InvalidMtuValue",
-                                   "IPv6 needs an MTU of %d or more" % MIN_MTU_IPV6)
+        if mtu is not None and ("mtu" in changes or "ipv6" in changes) and \
+                not low <= mtu <= self.max_mtu:
+            raise NetworkError("InvalidMtuValue", "MTU must be %d..%d%s" % (
+                low, self.max_mtu, " with IPv6 on" if ipv6 else ""))
 
     def set_interface(self, token, changes):
         raise NetworkError(None, "network configuration is not supported")
