@@ -43,7 +43,7 @@ _DIGITS = "0123456789"
 
 # Subcodes a backend reports that are Receiver/ActionNotSupported faults (8.3 #11); every other
 # one is Sender/InvalidArgVal/subcode.
-_RECEIVER_SUBCODES = ("InvalidDot11", "InvalidDHCPv6", "EnablingTlsFailed")
+_RECEIVER_SUBCODES = ("InvalidDot11", "InvalidDHCPv6")
 
 
 # -- names ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from agent import network
 from agent.soap import SoapFault
 from agent.xmltree import parse
 from hal.net import open_network
-from hal.net.base import NetworkError
+from hal.net.base import LOOPBACK, NetworkError
 from hal.net.sim import SimNetwork, default_interface, default_mac
 from tests.support import remove_tree, scratch_dir
 
@@ -225,7 +225,7 @@ class SimNetworkTest(unittest.TestCase):
         self.assertEqual(self.net.interfaces()[0]["ipv6"]["link_local"], [])
         self.assertEqual(code({"ipv6": {"enabled": True}}), "InvalidMtuValue")  # 576 < 1280
         loopback = default_interface("00:00:00:00:00:00")
-        loopback.update(token="lo", type=24, link=None)
+        loopback.update(token="lo", type=LOOPBACK, link=None)
         self.net.state["interfaces"].append(loopback)
         self.assertEqual(code({"link": {"auto": True, "speed": 1000, "duplex": "Full"}}, "lo"),
                          "InvalidInterfaceType")
