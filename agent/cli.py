@@ -19,11 +19,11 @@ from .ipfilter import IPFilter
 from .loop import Loop
 from .maintenance import EVENT_RING, recover
 from .monitoring import Monitor
-from .server import HttpServer
 from .discovery import PORT, Discovery, scoped, url_host
 from .discovery_net import DiscoveryService
 from .notify import NotifySender
 from .ntp_client import NtpClient, device_dhcp_servers, threaded_resolver
+from .protocols import Listeners, stored
 from .services.device import DeviceService
 from .services.events import enable_push
 from .settings import Settings
@@ -44,6 +44,8 @@ agent runs, and shows every contact.
   --bind ADDR         address to listen on (default: every interface, IPv4 and IPv6)
   --http-port N       HTTP port (default: 80 as root, else 8080; 0 = any free port)
   --https-port N|off  HTTPS port (default: 443 as root, else 8443; 0 = any free port)
+                      A port given here wins; without it the port (and on/off) a client
+                      last set with SetNetworkProtocols is used, else the default.
   --tls-cert FILE     HTTPS certificate chain (PEM) to use instead of the self-signed device
   --tls-key FILE        certificate made in STATE-DIR/tls/; give both or neither
   --discovery-port N|off  WS-Discovery UDP port (default: 3702; 0 = any free port, for tests)
@@ -112,9 +114,13 @@ def main(argv=None):
         state_dir = options.get("state-dir") or default_state_dir()
         try:
             compat.makedirs(state_dir)
-            # A factory default or restore staged before the restart that brought us here is
-            # completed before any state file is read (agent.maintenance, issue 8).
-            recover(state_dir)
+            # The board's network backend (issue 8, checklist 8.3): simulated, the OS's or the
+            # board's. A factory default or restore staged before the restart that brought us
+            # here is completed before any state file is read (agent.maintenance), a Hard one
+            # resetting the network too.
+            from hal.net import open_network
+            network = open_network(board, state_dir)
+            recover(state_dir, network)
             settings = Settings(state_dir)
             users = Users(state_dir)
             # First start: never open to anonymous callers (issue 4); the administrator comes
@@ -135,6 +141,7 @@ def main(argv=None):
         store = open_event_store(state_dir + "/" + EVENT_RING, board["event_storage_bytes"])
         device = Device(board, settings, hostname=compat.hostname, users=users, loop=loop,
                         store=store)
+        device.network = network
         # Push subscriptions (checklist 10.3); Notify consumers on loopback, link-local or
         # multicast addresses only where the board file allows them (the SSRF guard).
         enable_push(device, NotifySender(loop, allow_local=board.get(
@@ -142,7 +149,7 @@ def main(argv=None):
     except ConfigError as exc:
         sys.stderr.write("onvif-agent: error: %s\n" % exc)
         return 2
-    port = options.get("http-port", 80 if compat.is_root() else 8080)
+    port, https_port = listening_ports(options, settings, https_port, tls_context)
     restarts = []
     device.restart = restarter(loop, restarts)
     status = serve(loop, device, options.get("bind"), port, https_port, tls_context, cert,
@@ -160,6 +167,26 @@ def restarter(loop, requested):
         requested.append(kind)
         loop.stop()
     return restart
+
+
+def listening_ports(options, settings, https_port, tls_context):
+    """(HTTP port, HTTPS port), None = off: the command line's when given, else what
+    SetNetworkProtocols persisted (agent.protocols), else the defaults. HTTP is forced on
+    when HTTPS cannot serve, so a persisted "HTTP off" never locks every client out."""
+    saved = stored(settings)
+    http = options.get("http-port")
+    if http is None:
+        enabled, http = saved.get("HTTP", (True, 80 if compat.is_root() else 8080))
+        http = http if enabled else None
+    if tls_context is None:
+        https_port = None
+    elif "https-port" not in options and "HTTPS" in saved:
+        enabled, https_port = saved["HTTPS"]
+        https_port = https_port if enabled else None
+    if http is None and https_port is None:
+        log.warning("HTTP turned on again: HTTPS cannot serve")
+        http = saved["HTTP"][1]
+    return http, https_port
 
 
 def https_context(options, state_dir):
@@ -200,24 +227,6 @@ def device_url(scheme, host, port):
     return "%s://%s:%d%s" % (scheme, url_host(host), port, DeviceService.path)
 
 
-def ipv6_twins(loop, servers):
-    """IPv6 listeners on the ports of the default IPv4 ones (IPV6_V6ONLY: each family has its
-    own socket), or none where the machine has no IPv6: then the agent serves IPv4 only."""
-    twins = []
-    for server in servers:
-        twin = HttpServer(loop, server.app, bind="::", port=server.port,
-                          tls_context=server.tls_context, v6only=True, admit=server.admit)
-        try:
-            twin.start()
-        except (OSError, AttributeError) as exc:  # AttributeError: a runtime without IPv6
-            log.warning("IPv6 off: cannot listen on [::]:%d: %s", server.port, exc)
-            for started in twins:
-                started.close()
-            return []
-        twins.append(twin)
-    return twins
-
-
 def start_discovery(loop, device, addresses, port):
     """WS-Discovery on the interfaces of `addresses()`, or None if off."""
     settings = device.settings
@@ -230,7 +239,8 @@ def start_discovery(loop, device, addresses, port):
         for host in hosts:
             if device.https_port is not None:
                 urls.append(device_url("https", host, device.https_port))
-            urls.append(device_url("http", host, device.http_port))
+            if device.http_port is not None:  # HTTP may be off (SetNetworkProtocols)
+                urls.append(device_url("http", host, device.http_port))
         return urls
     discovery = Discovery(endpoint=device.endpoint_reference, scopes=device.scopes.uris,
                           xaddrs=xaddrs, instance_id=instance,
@@ -244,6 +254,12 @@ def start_discovery(loop, device, addresses, port):
         log.warning("WS-Discovery off: cannot listen on UDP port %d: %s", port, exc)
         return None
     return service
+
+
+def announce(discovery):
+    """Hello on every link, if discovery runs: the device's addresses or ports changed."""
+    if discovery is not None:
+        discovery.announce()
 
 
 def open_io(loop, device, state_dir):
@@ -283,35 +299,30 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
     # tokens from GetSystemDateAndTime, which reports that clock.
     app = build_app(device, device.clock)
     # Every accepted connection passes the IP address filter first (issue 8, agent.ipfilter).
-    admit = IPFilter(device.settings).admits
-    servers = [HttpServer(loop, app, bind=bind or "0.0.0.0", port=port, admit=admit)]
-    if tls_context is not None:
-        servers.append(HttpServer(loop, app, bind=bind or "0.0.0.0", port=https_port,
-                                  tls_context=tls_context, admit=admit))
-    for server in servers:
-        try:
-            server.start()
-        except OSError as exc:
-            sys.stderr.write("onvif-agent: error: cannot listen on %s port %d: %s\n"
-                             % (server.bind, server.port, exc.args[-1] if exc.args else exc))
-            for started in servers:
-                started.close()
-            device.io.close()
-            loop.close()
-            return 2
-    # What the device reports of its transports (GetNetworkProtocols, capabilities).
-    device.http_port = servers[0].port
-    device.https_port = servers[1].port if tls_context is not None else None
-    twins = ipv6_twins(loop, servers) if bind is None else []
-    addresses = addresses_of(bind, ipv6=bind == "::" or bool(twins))
+    # The listeners also answer SetNetworkProtocols (device.protocols, agent.protocols).
+    listeners = Listeners(loop, device, app, bind=bind, tls_context=tls_context,
+                          admit=IPFilter(device.settings).admits,
+                          on_change=lambda: announce(discovery))
+    try:
+        listeners.start({"HTTP": port, "HTTPS": https_port})
+    except ConfigError as exc:
+        sys.stderr.write("onvif-agent: error: %s\n" % exc)
+        device.network.close()
+        device.io.close()
+        loop.close()
+        return 2
+    device.protocols = listeners
+    addresses = addresses_of(bind, ipv6=bind == "::" or listeners.ipv6 is True)
     discovery = None
     if discovery_port != "off":
         discovery = start_discovery(loop, device, addresses, discovery_port)
     # Checklist 8.7's monitoring events; LinkStatus where the device has a network backend.
     device.monitor = Monitor(loop, device.bus, device.clock, device.settings,
-                             network=getattr(device, "network", None),
-                             cpu_times=compat.cpu_times, sensors=device.board["sensors"])
+                             network=device.network, cpu_times=compat.cpu_times,
+                             sensors=device.board["sensors"])
     device.monitor.start()
+    if device.network is not None:  # an address change: Hello (checklist 8.3 #11)
+        device.network.on_change = lambda: announce(discovery)
     loop.enable_wakeup()
     # In NTP mode the device clock follows its servers (checklist 8.4 #6, #7; agent.ntp_client).
     device.ntp = NtpClient(loop, device.time, device.settings, device.bus,
@@ -327,7 +338,7 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
         print("ws-discovery: udp port %d" % discovery.port)
     print_io(device)
     # HTTPS first: the URL a client should prefer (tests/agentproc.py reads up to the http one).
-    for server in reversed(servers):
+    for server in filter(None, (listeners.primary("HTTPS"), listeners.primary("HTTP"))):
         for host in hosts:
             print("device service: " + device_url(server.scheme, host, server.port))
     sys.stdout.flush()
@@ -337,9 +348,9 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
         if discovery is not None:
             discovery.stop()  # Bye before leaving (checklist 7)
         device.monitor.close()
-        for server in servers + twins:
-            server.close()
+        listeners.close()
         device.ntp.close()
+        device.network.close()
         device.io.close()
         loop.close()
         log.info("stopped")

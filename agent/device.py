@@ -59,6 +59,10 @@ class Device:
         # through `restart(kind)`, which the CLI sets (None: this device cannot restart).
         self.maintenance = Maintenance(self, loop)
         self.restart = None
+        # The network backend (hal.net, issue 8) and the listening sockets' SetNetworkProtocols
+        # hook (agent.protocols.Listeners); the CLI sets both, None without them.
+        self.network = None
+        self.protocols = None
 
     @property
     def endpoint_reference(self):

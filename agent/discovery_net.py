@@ -101,7 +101,12 @@ class DiscoveryService:
                 self.start()
             else:
                 self.stop()
-        elif self.running:  # scopes changed: Hello with the new MetadataVersion
+        else:  # scopes changed: Hello with the new MetadataVersion
+            self.announce()
+
+    def announce(self):
+        """Hello on every joined link, if running: scopes, addresses or ports changed."""
+        if self.running:
             for family in self._open_families():
                 for link in family.joined:
                     self._schedule(self.discovery.hello(family.links[link]), family, link)

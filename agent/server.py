@@ -79,6 +79,15 @@ class HttpServer:
         self.loop.register(sock, POLLIN, self._on_accept)
         self._sweeper = self.loop.call_later(SWEEP_MS, self._sweep)
 
+    def stop_listening(self):
+        """Close the listening socket only: connections already accepted finish (a
+        SetNetworkProtocols response leaves on the old port after it moved, agent.protocols);
+        the sweeper ends once they are gone."""
+        if self.sock is not None:
+            self.loop.unregister(self.sock)
+            self.sock.close()
+            self.sock = None
+
     def close(self):
         for conn in list(self.connections):
             conn.close()
@@ -133,6 +142,9 @@ class HttpServer:
         now = self.loop.clock()
         for conn in list(self.connections):
             conn.check_deadline(now)
+        if self.sock is None and not self.connections:
+            self._sweeper = None  # stopped listening and every connection is done
+            return
         self._sweeper = self.loop.call_later(SWEEP_MS, self._sweep)
 
 

@@ -48,6 +48,8 @@ PORTABLE = (
     "test_aux_ops",
     "test_monitoring",
     "test_maintenance_ops",
+    "test_network",
+    "test_network_ops",
 )
 
 CPYTHON_ONLY = (
@@ -88,4 +90,6 @@ CPYTHON_ONLY = (
     "test_monitoring_e2e",
     "test_maintenance_powerloss",
     "test_maintenance_e2e",
+    "test_protocols",
+    "test_network_e2e",
 )

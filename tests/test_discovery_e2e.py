@@ -19,10 +19,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent import cli, compat, discovery_net
+from agent import compat, discovery_net
 from agent.discovery import Discovery
 from agent.loop import Loop
-from agent.server import HttpServer
+from agent.protocols import Listeners
 from tests.agentproc import ROOT, AgentProcess
 
 TAG = "%05d" % (os.getpid() % 100000)
@@ -255,6 +255,24 @@ def test_set_scopes_says_hello_and_non_discoverable_is_silent(agent):
     assert client("probe", timeout=3)["services"]
 
 
+def test_port_and_address_changes_say_hello(agent):
+    """SetNetworkProtocols: Hello with the new XAddrs once the port moved; SetNetworkInterfaces
+    (the simulated network): Hello again, an address change (checklist 8.3 #11, #13)."""
+    listener = Listener(seconds=5)
+    moved = agent.port + 1 if agent.port < 65535 else agent.port - 1  # free: a fresh namespace
+    r = soap(agent, "<tds:SetNetworkProtocols><tds:NetworkProtocols><tt:Name>HTTP</tt:Name>"
+                    "<tt:Enabled>true</tt:Enabled><tt:Port>%d</tt:Port></tds:NetworkProtocols>"
+                    "</tds:SetNetworkProtocols>" % moved)
+    assert r["status"] == 200, r
+    time.sleep(1.5)
+    r = soap(agent, "<tds:SetNetworkInterfaces><tds:InterfaceToken>eth0</tds:InterfaceToken>"
+                    "<tds:NetworkInterface><tt:MTU>1400</tt:MTU></tds:NetworkInterface>"
+                    "</tds:SetNetworkInterfaces>", url(AGENT_IP, moved))
+    assert r["status"] == 200, r
+    hellos = [h for h in actions(listener.heard(), "Hello") if url(AGENT_IP, moved) in h]
+    assert len(set(re.findall(r"MessageID>([^<]+)<", "".join(hellos)))) >= 2, hellos
+
+
 # -- IPv6 -------------------------------------------------------------------------------------
 
 def test_ipv6_probe_gets_the_interface_addresses_and_they_serve(netns, agent):
@@ -357,9 +375,10 @@ def test_a_machine_without_ipv6_serves_ipv4_alone(monkeypatch):
         return make_socket(family, *args, **kwargs)
     monkeypatch.setattr(socket, "socket", without_ipv6)
     loop = Loop()
-    server = HttpServer(loop, None, bind="127.0.0.1", port=0)
-    server.start()
-    assert cli.ipv6_twins(loop, [server]) == []
+    listeners = Listeners(loop, SimpleNamespace(), None, bind="127.0.0.1", twins=True)
+    listeners.start({"HTTP": 0})
+    assert [s.bind for s in listeners.all_servers()] == ["127.0.0.1"]
+    assert listeners.ipv6 is False
     discovery = Discovery(endpoint="urn:uuid:0f3c8a52-1d2e-4b6f-9a7c-1234567890ab",
                           scopes=lambda: [], xaddrs=lambda hosts: [], instance_id=1,
                           metadata_version=lambda: 1, rand=lambda n: 0, clock=lambda: 0)
@@ -377,5 +396,5 @@ def test_a_machine_without_ipv6_serves_ipv4_alone(monkeypatch):
             service(["::1"]).start()
     finally:
         both.stop()
-        server.close()
+        listeners.close()
         loop.close()

@@ -23,6 +23,7 @@ from .deviceio import RelayOperations, empty_response, parse_relay_settings, tok
 from .ipfilter_ops import IPFilterOperations
 from .log_ops import LogOperations
 from .maintenance_ops import HTTP_SYSTEM_CAPABILITIES, MaintenanceOperations
+from .network_ops import NetworkOperations
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -48,7 +49,7 @@ def write_version(w, ns, name, version):
 
 
 class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, DateTimeOperations,
-                    MaintenanceOperations, RelayOperations, Service):
+                    MaintenanceOperations, NetworkOperations, RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -70,10 +71,8 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
         # tds:DeviceServiceCapabilities (8.2.1): Network, Security, System are required.
         users = self.device.users
         w.start(TDS, "Capabilities")
-        w.leaf(TDS, "Network", attrs=[
-            ("IPFilter", True), ("ZeroConfiguration", False), ("IPVersion6", False),
-            ("DynDNS", False), ("Dot11Configuration", False), ("HostnameFromDHCP", False),
-            ("NTP", 0), ("DHCPv6", False)])
+        # 8.2.1 Network: what the network backend can do (agent.services.network_ops).
+        w.leaf(TDS, "Network", attrs=self.network_capabilities())
         # Checklist 5.4/5.5/11: Digest and UsernameToken with the Table 7 policy; TLS 1.2 (and
         # 1.3) only while HTTPS is served. Certificates are managed on the device, so the
         # certificate operations and OnboardKeyGeneration stay unsupported.
@@ -100,9 +99,9 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
         w.start(TT, "Device")
         w.leaf(TT, "XAddr", ctx.url(self.path))
         w.start(TT, "Network")
-        w.leaf(TT, "IPFilter", True)  # issue 8, checklist 8.3 #18-#21 (agent.ipfilter)
-        for name in ("ZeroConfiguration", "IPVersion6", "DynDNS"):
-            w.leaf(TT, name, False)
+        network = dict(self.network_capabilities())  # issue 8, checklist 8.3
+        for name in ("IPFilter", "ZeroConfiguration", "IPVersion6", "DynDNS"):
+            w.leaf(TT, name, network[name])
         w.end()
         w.start(TT, "System")
         w.leaf(TT, "DiscoveryResolve", True)  # as in write_capabilities (checklist 7)
@@ -188,37 +187,7 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
     def GetWsdlUrl(self, request, ctx):
         return lambda w: _leaf_response(w, "GetWsdlUrlResponse", "WsdlUrl", WSDL_URL)
 
-    # -- checklist 8.3 #1, 8.4 #6, 8.5 ----------------------------------------------------------
-
-    def GetHostname(self, request, ctx):
-        name = self.device.hostname()
-
-        def write(w):
-            w.start(TDS, "GetHostnameResponse")
-            w.start(TDS, "HostnameInformation")
-            w.leaf(TT, "FromDHCP", False)
-            if name:
-                w.leaf(TT, "Name", name)
-            w.end()
-            w.end()
-        return write
-
-    def GetNetworkProtocols(self, request, ctx):
-        # Checklist 8.3 #12: only the protocols that exist; HTTPS while it is on.
-        protocols = [("HTTP", self.device.http_port)]
-        if self.tls:
-            protocols.append(("HTTPS", self.device.https_port))
-
-        def write(w):
-            w.start(TDS, "GetNetworkProtocolsResponse")
-            for name, port in protocols:
-                w.start(TDS, "NetworkProtocols")
-                w.leaf(TT, "Name", name)
-                w.leaf(TT, "Enabled", True)
-                w.leaf(TT, "Port", port)
-                w.end()
-            w.end()
-        return write
+    # -- checklist 8.5 ----------------------------------------------------------
 
     def GetEndpointReference(self, request, ctx):
         return lambda w: _leaf_response(w, "GetEndpointReferenceResponse", "GUID",
