@@ -44,6 +44,7 @@ PORTABLE = (
     "test_ipfilter",
     "test_log_ops",
     "test_aux_ops",
+    "test_net_machine",
 )
 
 CPYTHON_ONLY = (
@@ -78,4 +79,5 @@ CPYTHON_ONLY = (
     "test_events_load",
     "test_ringstore_powerloss",
     "test_datetime_e2e",
+    "test_net_linux",
 )
