@@ -17,6 +17,7 @@ import pytest
 from agent import log
 from hal.net import linux, nmcli
 from hal.net.base import NetworkError
+from hal.net.jobs import SerialJobs
 from tests.net_conformance import check_backend, check_interface
 from tests.support import Lines
 
@@ -191,6 +192,11 @@ class ReadingTest(FakeTree):
         dns = self.backend(FakeNmcli(permissions=None)).dns()
         self.assertEqual((dns["manual"], dns["search"]), (["10.0.0.1", "fe80::1"], ["lan"]))
 
+    def test_a_link_of_unknown_speed_is_no_link(self):
+        make_tree_file(self.root, "/sys/class/net/eth0/speed", "-1\n")  # virtual NICs say -1
+        eth0 = self.eth0(self.backend())
+        self.assertEqual((eth0["link"], eth0["oper"], eth0["type"]), (None, None, 6))
+
     def test_no_ipv6_in_the_kernel(self):
         os.remove(self.root + "/proc/net/if_inet6")
         backend = self.backend()
@@ -338,6 +344,32 @@ class ApplyingTest(FakeTree):
         self.assertEqual([c for c in backend.nm.run.calls if "modify" in c], [])
         started.pop()()  # the worker thread runs now
         self.assertEqual(len([c for c in backend.nm.run.calls if "modify" in c]), 1)
+
+
+class SerialJobsTest(unittest.TestCase):
+    def test_jobs_run_in_order_on_a_thread_and_close_waits_for_them(self):
+        import threading
+        release, ran = threading.Event(), []
+        jobs = SerialJobs()
+        jobs.submit(lambda: release.wait(5) and ran.append(threading.get_ident()))
+        jobs.submit(lambda: ran.append("second"))
+        self.assertFalse(jobs.wait(0.05))  # still held by the first job
+        self.assertEqual(ran, [])
+        release.set()
+        self.assertTrue(jobs.wait(5))
+        self.assertEqual(len(ran), 2)
+        self.assertNotEqual(ran[0], threading.get_ident())
+        self.assertEqual(ran[1], "second")
+
+    def test_a_failing_job_is_logged_and_the_next_runs(self):
+        lines, ran = Lines(), []
+        log.set_stream(lines)
+        self.addCleanup(log.set_stream, None)
+        jobs = SerialJobs(lambda f: f())
+        jobs.submit(lambda: 1 / 0)
+        jobs.submit(lambda: ran.append(1))
+        self.assertEqual(ran, [1])
+        self.assertIn("ZeroDivisionError", "\n".join(lines.lines))
 
 
 class RealMachineTest(unittest.TestCase):

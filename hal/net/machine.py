@@ -57,13 +57,6 @@ def find_interfaces(network):
     return found
 
 
-def _parse_state(data):
-    values = json.loads(data)
-    if not isinstance(values, dict):
-        raise ValueError("not an object")
-    return values
-
-
 def _unique(addresses):
     found = []
     for address in addresses:
@@ -88,8 +81,8 @@ class MachineNetwork(NetworkBackend):
                 network_module = None
         self.network = network_module
         self.path = state_dir + "/" + FILENAME if state_dir else None
-        self.saved = (self.path and read_state(self.path, "network state file", _parse_state)
-                      or {})
+        saved = self.path and read_state(self.path, "network state file", json.loads)
+        self.saved = saved if isinstance(saved, dict) else {}
         self.nics = find_interfaces(network_module) if network_module is not None else []
         self.can_apply = bool(self.nics)
         self._apply_saved()
