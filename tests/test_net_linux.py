@@ -192,6 +192,22 @@ class ReadingTest(FakeTree):
         dns = self.backend(FakeNmcli(permissions=None)).dns()
         self.assertEqual((dns["manual"], dns["search"]), (["10.0.0.1", "fe80::1"], ["lan"]))
 
+    def test_manual_configuration_in_networkmanager(self):
+        backend = self.backend()
+        backend.nm.connections["eth0"]["settings"].update({
+            "ipv4.method": "manual", "ipv4.addresses": "192.168.1.23/24",
+            "ipv6.method": "dhcp", "802-3-ethernet.auto-negotiate": "no",
+            "802-3-ethernet.speed": "100", "802-3-ethernet.duplex": "half"})
+        eth0 = self.eth0(backend)
+        self.assertEqual(eth0["ipv4"], {"enabled": True, "dhcp": False,
+                                        "manual": [["192.168.1.23", 24]],
+                                        "link_local": [["169.254.7.9", 16]], "from_dhcp": None})
+        self.assertEqual((eth0["ipv6"]["dhcp"], eth0["ipv6"]["from_dhcp"], eth0["ipv6"]["from_ra"]),
+                         ("Stateful", [["2001:db8::200:0:0:aa", 64]], []))
+        self.assertEqual(eth0["link"], {"auto": False, "speed": 100, "duplex": "Half"})
+        self.assertEqual(eth0["oper"], {"auto": False, "speed": 1000, "duplex": "Full"})
+        self.assertFalse(backend.dns()["from_dhcp"])
+
     def test_a_link_of_unknown_speed_is_no_link(self):
         make_tree_file(self.root, "/sys/class/net/eth0/speed", "-1\n")  # virtual NICs say -1
         eth0 = self.eth0(self.backend())
@@ -369,6 +385,8 @@ class SerialJobsTest(unittest.TestCase):
         jobs.submit(lambda: 1 / 0)
         jobs.submit(lambda: ran.append(1))
         self.assertEqual(ran, [1])
+        self.assertEqual(lines.lines, [])  # the worker never logs itself
+        jobs.report()
         self.assertIn("ZeroDivisionError", "\n".join(lines.lines))
 
 

@@ -107,7 +107,8 @@ def ifaddr_ipv4():
     for adapter in ifaddr.get_adapters():
         for ip in adapter.ips:
             if isinstance(ip.ip, str):
-                found.setdefault(adapter.name, []).append([ip.ip, ip.network_prefix])
+                name = adapter.name.split(":")[0]  # an address label "eth0:1" is eth0's
+                found.setdefault(name, []).append([ip.ip, ip.network_prefix])
     return found
 
 
@@ -196,15 +197,15 @@ class LinuxNetwork(NetworkBackend):
     def _link(self, name):
         """(oper, admin) link settings: the kernel's speed and duplex, NetworkManager's
         auto-negotiation; an unknown speed (-1, a virtual link) is no link at all."""
-        setting = lambda key: self.nm.setting(name, nmcli.ETHERNET + "." + key)
+        admin = [self.nm.setting(name, nmcli.ETHERNET + "." + key)
+                 for key in ("auto-negotiate", "speed", "duplex")]
         speed = self._sys_int(name, "speed", -1)
         duplex = (self._sys(name, "duplex") or "").capitalize()
-        auto = setting("auto-negotiate") != "no"
+        auto = admin[0] != "no"
         oper = ({"auto": auto, "speed": speed, "duplex": duplex}
                 if speed > 0 and duplex in ("Full", "Half") else None)
-        if not auto and setting("speed") and setting("duplex"):
-            return oper, {"auto": False, "speed": int(setting("speed")),
-                          "duplex": setting("duplex").capitalize()}
+        if not auto and admin[1] and admin[2]:
+            return oper, {"auto": False, "speed": int(admin[1]), "duplex": admin[2].capitalize()}
         return oper, oper and dict(oper)
 
     def _ipv4(self, name, addresses):
@@ -249,9 +250,11 @@ class LinuxNetwork(NetworkBackend):
         device = self._primary_device()
         if device is None:
             return {"from_dhcp": False, "search": search, "dhcp_servers": [], "manual": servers}
-        setting = lambda key: self.nm.setting(device, key)
-        manual = nmcli.split_list(setting("ipv4.dns")) + nmcli.split_list(setting("ipv6.dns"))
-        from_dhcp = setting("ipv4.method") == "auto" and setting("ipv4.ignore-auto-dns") != "yes"
+        settings = self.nm.connections[device]["settings"]
+        manual = (nmcli.split_list(settings.get("ipv4.dns", ""))
+                  + nmcli.split_list(settings.get("ipv6.dns", "")))
+        from_dhcp = (settings.get("ipv4.method") == "auto"
+                     and settings.get("ipv4.ignore-auto-dns") != "yes")
         learned = [s for s in servers if s not in manual] if from_dhcp else []
         return {"from_dhcp": from_dhcp, "search": search, "dhcp_servers": learned,
                 "manual": manual}
@@ -369,3 +372,4 @@ class LinuxNetwork(NetworkBackend):
     def close(self):
         if not self.nm.jobs.wait(WAIT_AT_CLOSE):
             log.warning("network: a change was still being applied at shutdown")
+        self.nm.jobs.report()

@@ -28,6 +28,7 @@ COMMAND_TIMEOUT = 15   # seconds, for a modify, a reapply or a read in the worke
 ACTIVATION_WAIT = 30   # seconds `connection up` may wait for the link and DHCP (`nmcli --wait`)
 REFRESH_MS = 30000     # what the backend reports about configuration is at most this old
 ETHERNET = "802-3-ethernet"
+SHORT_TYPES = {"ethernet": ETHERNET, "wifi": "802-11-wireless"}  # as older nmcli print them
 MTU_KEYS = {ETHERNET: ETHERNET + ".mtu", "802-11-wireless": "802-11-wireless.mtu"}
 
 
@@ -114,6 +115,7 @@ class NetworkManager:
         self.permissions = self._probe()
         self.connections = self._read(PROBE_TIMEOUT) if self.running else {}
         self._read_at = self.clock()
+        self.jobs.report()
 
     @property
     def running(self):
@@ -140,7 +142,8 @@ class NetworkManager:
     def _show(self, args, timeout):
         status, text = self._nmcli(["-t"] + args, timeout)
         if status:
-            log.warning("network: nmcli %s failed (%d): %s", " ".join(args), status, text.strip())
+            self.jobs.note(log.warning, "network: nmcli %s failed (%d): %s", " ".join(args),
+                           status, text.strip())
             return {}
         return properties(text)
 
@@ -148,13 +151,15 @@ class NetworkManager:
         status, text = self._nmcli(["-t", "-f", "UUID,TYPE,DEVICE", "connection", "show",
                                     "--active"], timeout)
         if status:
-            log.warning("network: nmcli cannot list connections (%d): %s", status, text.strip())
+            self.jobs.note(log.warning, "network: nmcli cannot list connections (%d): %s",
+                           status, text.strip())
             return {}
         found = {}
         for fields in (terse_fields(line) for line in text.splitlines()):
-            if len(fields) != 3 or not fields[2]:
+            if len(fields) != 3 or fields[2] in ("", "lo"):
                 continue
             uuid, kind, device = fields
+            kind = SHORT_TYPES.get(kind, kind)
             settings = "ipv4,ipv6" + ("," + ETHERNET if kind == ETHERNET else "")
             found[device] = {
                 "uuid": uuid, "type": kind,
@@ -164,7 +169,9 @@ class NetworkManager:
         return found
 
     def refresh_if_stale(self):
-        """Queue a new read of the connections when the last one is REFRESH_MS old."""
+        """Queue a new read of the connections when the last one is REFRESH_MS old (and log
+        what the worker noted since the last call)."""
+        self.jobs.report()
         if self.running and self.clock() - self._read_at >= REFRESH_MS:
             self._read_at = self.clock()
             self.jobs.submit(self._refresh)
@@ -183,11 +190,12 @@ class NetworkManager:
             for args, timeout in commands:
                 status, text = self._nmcli(args, timeout)
                 if status:
-                    log.error("network: nmcli %s failed (%d): %s", " ".join(args), status,
-                              text.strip())
+                    self.jobs.note(log.error, "network: nmcli %s failed (%d): %s",
+                                   " ".join(args), status, text.strip())
                     break
             self._refresh()
         self.jobs.submit(job)
+        self.jobs.report()
 
     def modify(self, uuid, changes, then):
         """Queue `nmcli connection modify UUID key value ...` followed by the `then` commands."""
