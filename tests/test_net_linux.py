@@ -276,6 +276,15 @@ class ApplyingTest(FakeTree):
              "ipv6.method", "manual", "ipv6.addresses", "2001:db8::10/64"],
             ["connection", "down", UUID]])
 
+    def test_link_settings_on_wifi_are_ignored(self):
+        wifi = {"uuid": "w", "type": "802-11-wireless", "settings": {}}
+        self.assertEqual(nmcli.interface_changes(
+            {"mtu": 1400, "link": {"auto": True, "speed": 0, "duplex": "Full"}}, wifi),
+            [("802-11-wireless.mtu", "1400")])
+        with self.assertRaises(NetworkError) as caught:
+            nmcli.interface_changes({"link": {"auto": True}}, dict(wifi, type="bond"))
+        self.assertEqual(caught.exception.subcode, "InvalidInterfaceType")
+
     def test_dhcp_off_without_an_address_is_refused(self):
         with self.assertRaises(NetworkError) as caught:
             self.backend().set_interface("eth0", {"ipv4": {"dhcp": False}})

@@ -66,6 +66,9 @@ class MachineNetworkTest(unittest.TestCase):
         eth0 = check_backend(self, self.backend())[1]
         self.assertEqual((eth0["token"], eth0["type"], eth0["ipv4"]["from_dhcp"]),
                          ("eth0", 6, ["10.0.0.5", 8]))
+        link = {"link": {"auto": True, "speed": 100, "duplex": "Full"}}
+        self.assertEqual(self.fault(self.backend().set_interface, "eth0", link),
+                         "InvalidInterfaceType")
         self.network = fake_network.Network(lan="needs-phy")
         self.assertEqual([i["token"] for i in self.backend().interfaces()], ["wlan0"])
 
@@ -108,7 +111,6 @@ class MachineNetworkTest(unittest.TestCase):
         backend = self.backend()
         for changes, subcode in (
                 ({"mtu": 1400}, "InvalidMtuValue"),
-                ({"link": {"auto": True, "speed": 100, "duplex": "Full"}}, None),
                 ({"enabled": False}, None),
                 ({"ipv6": {"enabled": True}}, None),
                 ({"ipv4": {"enabled": False}}, None),
@@ -119,6 +121,8 @@ class MachineNetworkTest(unittest.TestCase):
             self.assertEqual(self.fault(backend.set_interface, "wlan0", changes), subcode)
         self.assertEqual(self.fault(backend.set_interface, "eth0", {}), "InvalidNetworkInterface")
         self.assertFalse(backend.set_interface("wlan0", {"ipv6": {"enabled": False}}))
+        link = {"link": {"auto": True, "speed": 100, "duplex": "Full"}}
+        self.assertFalse(backend.set_interface("wlan0", link))  # ignored on 802.11 (8.3)
         self.assertEqual(self.network.wlan.applied, [])
 
     def test_gateway_and_dns_need_a_manual_address(self):

@@ -134,6 +134,7 @@ class LinuxNetwork(NetworkBackend):
         self.ipv4_addresses = ipv4_addresses or ifaddr_ipv4
         self.nm = nmcli.NetworkManager(run, start)
         self.can_apply = self.nm.may(nmcli.MODIFY_SYSTEM)
+        self.dhcpv6 = self.can_apply  # stateful DHCPv6 is ipv6.method "dhcp"
         self.hostname_from_dhcp = self.can_apply and self.nm.may(nmcli.MODIFY_HOSTNAME)
         self.ipv6 = self._read("/proc/net/if_inet6") is not None
 

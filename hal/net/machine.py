@@ -116,10 +116,11 @@ class MachineNetwork(NetworkBackend):
             static[token] = config
         self._write(static=static)
 
-    def _nic(self, token):
+    def _find(self, token):
+        """(token, type, interface object) of interface `token`."""
         for found in self.nics:
             if found[0] == token:
-                return found[2]
+                return found
         raise NetworkError("InvalidNetworkInterface", "no network interface %r" % (token,))
 
     # -- reading -------------------------------------------------------------------------------
@@ -163,13 +164,13 @@ class MachineNetwork(NetworkBackend):
     # -- changing ------------------------------------------------------------------------------
 
     def set_interface(self, token, changes):
-        nic = self._nic(token)
+        _, kind, nic = self._find(token)
         if changes.get("enabled") is False:
             raise NetworkError(None, "switching %s off would leave the board unreachable" % token)
         if changes.get("mtu", MTU) != MTU:
             raise NetworkError("InvalidMtuValue", "the MTU of %s is fixed at %d" % (token, MTU))
-        if "link" in changes:
-            raise NetworkError(None, "%s has no link settings" % token)
+        if "link" in changes and kind != WIFI:  # 802.11: a Link in Set is ignored (8.3)
+            raise NetworkError("InvalidInterfaceType", "%s has no link settings" % token)
         ipv6 = changes.get("ipv6")
         if ipv6 is not None and ipv6.get("enabled", True):
             raise NetworkError(None, "this board has no IPv6")
@@ -208,7 +209,7 @@ class MachineNetwork(NetworkBackend):
             config = list(self._static(token))
             config[index] = value
             self._save_static(token, config)
-            self._nic(token).ifconfig(tuple(config))
+            self._find(token)[2].ifconfig(tuple(config))
 
     def set_gateway(self, ipv4, ipv6):
         if ipv6:

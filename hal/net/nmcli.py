@@ -28,8 +28,9 @@ COMMAND_TIMEOUT = 15   # seconds, for a modify, a reapply or a read in the worke
 ACTIVATION_WAIT = 30   # seconds `connection up` may wait for the link and DHCP (`nmcli --wait`)
 REFRESH_MS = 30000     # what the backend reports about configuration is at most this old
 ETHERNET = "802-3-ethernet"
-SHORT_TYPES = {"ethernet": ETHERNET, "wifi": "802-11-wireless"}  # as older nmcli print them
-MTU_KEYS = {ETHERNET: ETHERNET + ".mtu", "802-11-wireless": "802-11-wireless.mtu"}
+WIFI = "802-11-wireless"
+SHORT_TYPES = {"ethernet": ETHERNET, "wifi": WIFI}  # as some nmcli versions print them
+MTU_KEYS = {ETHERNET: ETHERNET + ".mtu", WIFI: WIFI + ".mtu"}
 
 
 def run_command(argv, timeout):
@@ -235,9 +236,10 @@ def interface_changes(changes, connection):
         if kind not in MTU_KEYS:
             raise NetworkError(None, "a %s connection has no MTU setting" % kind)
         found.append((MTU_KEYS[kind], str(changes["mtu"])))
-    if "link" in changes:
+    if "link" in changes and kind != WIFI:  # 802.11: a Link in Set is ignored (checklist 8.3)
         if kind != ETHERNET:
-            raise NetworkError(None, "only an Ethernet connection has link settings")
+            raise NetworkError("InvalidInterfaceType", "a %s connection has no link settings"
+                               % kind)
         found += link_changes(changes["link"])
     if "ipv4" in changes:
         found += _ipv4_changes(changes["ipv4"], settings)
