@@ -18,8 +18,10 @@ FLAGS = ("can_apply", "ipv6", "zero_configuration", "hostname_from_dhcp", "dynam
 
 
 def _keys(test, record, keys, what):
+    """Every key of the contract is there (a backend may keep more of its own)."""
     test.assertIsInstance(record, dict)
-    test.assertEqual(sorted(record), sorted(keys), what)
+    for key in keys:
+        test.assertIn(key, record, what)
 
 
 def _strings(test, values, what):
