@@ -117,7 +117,7 @@ def _is_link_local4(address):
 
 
 def _is_link_local6(address):
-    return address.lower().startswith("fe8")  # fe80::/10 as addresses are written
+    return address[:3].lower() in ("fe8", "fe9", "fea", "feb")  # fe80::/10
 
 
 class LinuxNetwork(NetworkBackend):
