@@ -267,15 +267,16 @@ def _check_sensors(board):
 
 class HalRules:
     """What one HAL adds to the tables: the address fields of its relays, inputs and serial
-    ports (None: this board has none), which RS-485 directions it can switch, and the serial
-    option values its UARTs cannot do (option list field -> values refused)."""
+    ports (None: this board has none), which RS-485 directions it can switch, the serial
+    option values its UARTs cannot do (option list field -> values refused), and the network
+    backends its boards may name in "network" (the first is the default, checklist 8.3)."""
 
     def __init__(self, name, relays, inputs=None, serial_ports=None, directions=("auto",),
-                 board_fields=(), serial_cannot=None):
+                 board_fields=(), serial_cannot=None, networks=("linux", "sim")):
         self.name = name
         self.sections = {"relays": relays, "inputs": inputs, "serial_ports": serial_ports}
         self.directions = directions
-        self.board_fields = board_fields
+        self.board_fields = (("network", one_of(networks), networks[0]),) + board_fields
         self.serial_cannot = serial_cannot or {}
 
 
@@ -291,14 +292,16 @@ UART_PINS = ("tx", "rx")  # serial port fields that are pins too (MicroPython UA
 # One entry per key of hal.HALS (tests/test_board.py holds them equal). Only the Linux HALs
 # can ask the kernel's rs485 mode to switch direction; the others need an auto transceiver.
 HAL_RULES = dict((rules.name, rules) for rules in (
-    HalRules("sim", (), (), _serial(one_of(("pty",)))),  # a pseudo-terminal per port
+    # a pseudo-terminal per port; the simulated network by default, or the host's real one
+    HalRules("sim", (), (), _serial(one_of(("pty",))), networks=("sim", "linux")),
     HalRules("pi", PI_PIN, PI_PIN, _serial(device_path), DIRECTIONS),
     HalRules("beaglebone", GPIOD_LINE, GPIOD_LINE, _serial(device_path), DIRECTIONS),
     HalRules("usbrelay", (("channel", integer(1, 8), REQUIRED),),
              board_fields=(("device", device_path, REQUIRED), ("baud_rate", positive, 9600))),
     # MicroPython's machine.UART has no mark/space parity and no 1.5 stop bits.
     HalRules("machine", MACHINE_PIN, MACHINE_PIN, _serial(integer(0, 9), *UART_PINS),
-             serial_cannot={"parities": ("Mark", "Space"), "stop_bit_list": (1.5,)}),
+             serial_cannot={"parities": ("Mark", "Space"), "stop_bit_list": (1.5,)},
+             networks=("machine",)),
 ))
 
 

@@ -50,6 +50,7 @@ PORTABLE = (
     "test_maintenance_ops",
     "test_network",
     "test_network_ops",
+    "test_net_machine",
 )
 
 CPYTHON_ONLY = (
@@ -92,4 +93,5 @@ CPYTHON_ONLY = (
     "test_maintenance_e2e",
     "test_protocols",
     "test_network_e2e",
+    "test_net_linux",
 )

@@ -162,6 +162,16 @@ class DefaultsTest(BoardFileTest):
     def test_usbrelay_baud_rate(self):
         self.assertEqual(self.load(usbrelay_board())[1]["baud_rate"], 9600)
 
+    def test_network_backend_follows_the_hal(self):
+        """Checklist 8.3: Linux boards report the machine's network, the desktop simulator a
+        simulated one, MicroPython boards their firmware's interfaces."""
+        for board, network in ((pi_board(), "linux"), (beaglebone_board(), "linux"),
+                               (usbrelay_board(), "linux"), ({"name": "t", "hal": "sim"}, "sim"),
+                               (machine_board(), "machine")):
+            self.assertEqual(self.load(board)[1]["network"], network)
+        self.assertEqual(self.load({"name": "t", "hal": "sim", "network": "linux"})[1]["network"],
+                         "linux")
+
     def test_null_direction_is_no_direction(self):
         board = self.load(with_entry("serial_ports", 0, direction=None))[1]
         self.assertIsNone(board["serial_ports"][0]["direction"])
@@ -208,6 +218,13 @@ class ProblemsTest(BoardFileTest):
         board = pi_board()
         del board["hal"]
         self.assertProblem(board, "hal", "missing (required)")
+
+    def test_network_backend(self):
+        self.assertEqual(self.problem(machine_board(network="linux")),
+                         'network: unknown "linux" (one of: machine)')
+        self.assertEqual(self.problem(pi_board(network="machine")),
+                         'network: unknown "machine" (one of: linux, sim)')
+        self.assertProblem(pi_board(network=True), "network", "unknown true")
 
     def test_tokens(self):
         self.assertProblem(with_entry("relays", 0, token=None), "relays[0].token", "missing")

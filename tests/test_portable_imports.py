@@ -101,8 +101,9 @@ MISSING_METHODS = {
 # hal modules that run on MicroPython boards too (the others drive Linux hardware from CPython),
 # and the firmware modules a board provides to one of them.
 PORTABLE_HAL_MODULES = ("hal/__init__.py", "hal/base.py", "hal/micropython.py",
-                        "hal/net/__init__.py", "hal/net/base.py", "hal/net/sim.py")
-FIRMWARE_MODULES = {"hal/micropython.py": ("machine",)}
+                        "hal/net/__init__.py", "hal/net/base.py", "hal/net/sim.py",
+                        "hal/net/machine.py")
+FIRMWARE_MODULES = {"hal/micropython.py": ("machine",), "hal/net/machine.py": ("network",)}
 
 
 def runtime_neutral_modules():
