@@ -10,6 +10,7 @@ from agent.xmltree import parse
 from hal.net import open_network
 from hal.net.base import LOOPBACK, NetworkError
 from hal.net.sim import SimNetwork, default_interface, default_mac
+from tests.net_conformance import check_backend
 from tests.support import remove_tree, scratch_dir
 
 TT = "http://www.onvif.org/ver10/schema"
@@ -178,6 +179,11 @@ class SimNetworkTest(unittest.TestCase):
         self.assertEqual(open_network({"name": "x", "hal": "pi", "network": "sim"}, None).kind,
                          "sim")
         self.assertEqual(open_network(BOARD, None).kind, "sim")  # by its HAL
+
+    def test_its_answers_have_the_contracts_shape(self):
+        check_backend(self, self.net)
+        self.net.set_interface("eth0", {"ipv4": {"dhcp": False, "manual": [["10.1.2.3", 16]]}})
+        check_backend(self, self.net)
 
     def test_factory_new_interface(self):
         self.assertEqual(self.net.kind, "sim")
