@@ -5,8 +5,9 @@ that match CPython's).
 """
 
 import os
+import unittest
 
-from agent import compat
+from agent import compat, log
 
 _made = [0]
 
@@ -40,6 +41,23 @@ def exists(path):
     except OSError:
         return False
     return True
+
+
+class StateDirCase(unittest.TestCase):
+    """A test with a fresh state directory `self.dir` and a silent agent.log; each test's
+    device is made by the subclass's `start()`."""
+
+    def setUp(self):
+        log.set_stream(Quiet())
+        self.dir = scratch_dir()
+        self.start()
+
+    def tearDown(self):
+        remove_tree(self.dir)
+        log.set_stream(None)
+
+    def start(self):
+        raise NotImplementedError
 
 
 class Clock:

@@ -4,13 +4,12 @@ zone's local time and DST flag; every fault; the LastClockSynchronization event 
 
 import unittest
 
-from agent import log
 from agent.app import build_app
 from agent.clock import LAST_SYNCHRONIZATION
 from agent.device import Device
 from agent.settings import Settings
 from tests.soapclient import FIXED_NOW, TDS, TT, InMemoryClient
-from tests.support import AllowAll, Quiet, remove_tree, scratch_dir
+from tests.support import AllowAll, StateDirCase
 
 BOARD = {"name": "test", "hal": "sim"}
 EVENTS = "/onvif/event_service"
@@ -38,16 +37,7 @@ def read_date_time(element):
         tuple(int(time.findtext(TT, n)) for n in ("Hour", "Minute", "Second"))
 
 
-class DateTimeCase(unittest.TestCase):
-    def setUp(self):
-        log.set_stream(Quiet())
-        self.dir = scratch_dir()
-        self.start()
-
-    def tearDown(self):
-        remove_tree(self.dir)
-        log.set_stream(None)
-
+class DateTimeCase(StateDirCase):
     def start(self, policy=None):
         """A device on a host clock standing at FIXED_NOW, as the in-memory client's."""
         self.device = Device(BOARD, Settings(self.dir), clock=lambda: FIXED_NOW)

@@ -17,7 +17,7 @@ from agent.systemlog import ACCESS
 from agent.users import Users
 from tests.iofakes import BOARD, EPOCH, advance, make_device
 from tests.soapclient import TDS, TT, InMemoryClient
-from tests.support import AllowAll, Quiet, exists, remove_tree, scratch_dir
+from tests.support import AllowAll, StateDirCase, Quiet, exists, remove_tree, scratch_dir
 from tests.test_auth import Caller
 
 DEVICE = "/onvif/device_service"
@@ -48,17 +48,11 @@ class FakeNetwork:
         self.resets.append(hard)
 
 
-class MaintenanceCase(unittest.TestCase):
-    def setUp(self):
-        log.set_stream(Quiet())
-        self.dir = scratch_dir()
-        self.start()
-
+class MaintenanceCase(StateDirCase):
     def tearDown(self):
         self.device.io.close()
         self.loop.close()
-        remove_tree(self.dir)
-        log.set_stream(None)
+        super().tearDown()
 
     def start(self):
         self.device, _, self.loop, self.clock, self.messages = make_device(

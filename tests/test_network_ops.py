@@ -5,13 +5,12 @@ validated against the official schemas (tests/conftest.py)."""
 
 import unittest
 
-from agent import log
 from agent.app import build_app
 from agent.device import Device
 from agent.settings import Settings
 from hal.net.sim import SimNetwork
 from tests.soapclient import TDS, TT, InMemoryClient
-from tests.support import AllowAll, Quiet, remove_tree, scratch_dir
+from tests.support import AllowAll, StateDirCase
 
 BOARD = {"name": "test", "hal": "sim"}
 INVALID_ARG = "InvalidArgVal"
@@ -48,16 +47,7 @@ class FakeNtp:
         self.syncs += 1
 
 
-class NetworkCase(unittest.TestCase):
-    def setUp(self):
-        log.set_stream(Quiet())
-        self.dir = scratch_dir()
-        self.start()
-
-    def tearDown(self):
-        remove_tree(self.dir)
-        log.set_stream(None)
-
+class NetworkCase(StateDirCase):
     def start(self, backend=True):
         self.device = Device(BOARD, Settings(self.dir), hostname=lambda: "host-os")
         if backend:
