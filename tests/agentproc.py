@@ -23,6 +23,7 @@ class AgentProcess:
     """
 
     def __init__(self, state_dir, *args, env=None, bind="127.0.0.1", prefix=()):
+        self.state_dir = state_dir
         self.proc = subprocess.Popen(
             list(prefix) + [sys.executable, "-m", "agent"] + (["--bind", bind] if bind else []) +
             ["--http-port", "0", "--https-port", "0", "--discovery-port", "0",

@@ -94,4 +94,5 @@ CPYTHON_ONLY = (
     "test_protocols",
     "test_network_e2e",
     "test_net_linux",
+    "test_system_e2e",
 )

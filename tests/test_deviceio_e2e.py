@@ -24,7 +24,6 @@ def agent(tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     env = {"ONVIF_AGENT_ADMIN": "%s:%s" % (ADMIN, ADMIN_PASSWORD)}
     with AgentProcess(state, env=env) as proc:
-        proc.state_dir = state
         yield proc
 
 
