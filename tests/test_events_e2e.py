@@ -33,7 +33,6 @@ def agent(tmp_path_factory):
     board_file.write_text(json.dumps(board))
     env = {"ONVIF_AGENT_ADMIN": "%s:%s" % (ADMIN, ADMIN_PASSWORD)}
     with AgentProcess(state, "--board", str(board_file), env=env) as proc:
-        proc.state_dir = state
         yield proc
 
 
