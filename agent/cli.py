@@ -140,7 +140,7 @@ def main(argv=None):
         # Persistent notification storage (checklist 10.2) for Seek, sized by the board file.
         store = open_event_store(state_dir + "/" + EVENT_RING, board["event_storage_bytes"])
         device = Device(board, settings, hostname=compat.hostname, users=users, loop=loop,
-                        store=store)
+                        store=store, rtc=compat.rtc_setter())
         device.network = network
         # Push subscriptions (checklist 10.3); Notify consumers on loopback, link-local or
         # multicast addresses only where the board file allows them (the SSRF guard).

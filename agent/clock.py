@@ -35,10 +35,14 @@ class NtpServerUndefined(ValueError):
 class DeviceClock:
     """Callable like any clock of the agent: the device's UTC time in Unix seconds."""
 
-    def __init__(self, settings, host_clock=utc_seconds, host_ms=None):
+    def __init__(self, settings, host_clock=utc_seconds, host_ms=None, rtc=None):
         """`host_clock` gives host UTC seconds, `host_ms` the same in milliseconds (default:
-        compat.utc_ms for the real clock, whole seconds of `host_clock` for a test's)."""
+        compat.utc_ms for the real clock, whole seconds of `host_clock` for a test's). `rtc`
+        sets the board's real-time clock to UTC seconds (compat.rtc_setter): a board has no
+        operating system owning its clock, so a new time goes into its RTC, whole seconds, and
+        the offset stays 0; without one (CPython) the offset is kept instead."""
         self.settings = settings
+        self.rtc = rtc
         self.host_clock = host_clock
         if host_ms is None:
             host_ms = utc_ms if host_clock is utc_seconds else (lambda: host_clock() * 1000)
@@ -68,6 +72,9 @@ class DeviceClock:
         """Set the device clock to host time plus `offset_ms` (an NTP sample). The offset is kept
         to the millisecond in memory and persisted, in whole seconds, only when it moved by more
         than PERSIST_MS from the stored one, to spare flash; a restart re-synchronises."""
+        if self.rtc is not None:
+            self.rtc((self.host_ms() + offset_ms + 500) // 1000)
+            offset_ms = 0
         self._synced_ms = offset_ms
         if abs(offset_ms - self.settings.get(OFFSET, 0) * 1000) > PERSIST_MS:
             self.settings.update(**{OFFSET: (offset_ms + 500) // 1000})
@@ -117,6 +124,9 @@ class DeviceClock:
             changes[TIMEZONE] = TimeZone(timezone).text
         if mode == "Manual" and utc is not None:
             changes[OFFSET] = int(utc) - int(self.host_clock())
+            if self.rtc is not None:
+                self.rtc(int(utc))
+                changes[OFFSET] = 0
         self.settings.update(**changes)
         if OFFSET in changes:
             self._synced_ms = None

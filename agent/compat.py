@@ -69,6 +69,22 @@ def gmtime(seconds):
     return time.gmtime(seconds - _EPOCH_OFFSET)
 
 
+def rtc_setter():
+    """A function setting the board's real-time clock to Unix UTC seconds, or None where the
+    agent must leave the clock alone (CPython: the host's clock belongs to its operating
+    system, and setting it needs root)."""
+    try:
+        import machine
+    except ImportError:
+        return None
+    rtc = machine.RTC()
+
+    def set_rtc(seconds):
+        t = gmtime(seconds)  # (year, month, day, hour, minute, second, weekday, yearday)
+        rtc.datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0))
+    return set_rtc
+
+
 try:
     from sys import print_exception  # MicroPython
 except ImportError:

@@ -28,11 +28,12 @@ class Device:
     """
 
     def __init__(self, board, settings, *, hostname=None, clock=utc_seconds, users=None,
-                 io=None, bus=None, loop=None, store=None):
+                 io=None, bus=None, loop=None, store=None, rtc=None):
         self.board = board
         # The device's own clock (agent.clock): the given host clock plus the offset
         # SetSystemDateAndTime keeps in the settings; every part of the device reads it.
-        self.time = clock = DeviceClock(settings, clock)
+        # On a board, `rtc` sets its real-time clock instead (compat.rtc_setter).
+        self.time = clock = DeviceClock(settings, clock, rtc=rtc)
         self.bus = EventBus(clock) if bus is None else bus
         # Event subscriptions (issue 7) on the agent's loop; `notify` is the push sender
         # (agent.notify.NotifySender), None where push subscriptions are not offered.

@@ -1,4 +1,4 @@
-"""A fake of MicroPython's `machine` module (Pin, UART) for hal.micropython's tests.
+"""A fake of MicroPython's `machine` module (Pin, UART, RTC) for hal.micropython's tests.
 
 Portable: installed as sys.modules["machine"] on CPython and inside MicroPython's WebAssembly
 build alike (neither has a real one). It keeps the signatures and the quirks the HAL relies on:
@@ -12,11 +12,23 @@ UART_IDS = (0, 1, 2)
 
 pins = {}       # pin id -> the last Pin made for it
 uarts = {}      # UART id -> the last UART made for it
+rtc_set = []    # every datetime tuple given to RTC().datetime(...)
 
 
 def reset():
     pins.clear()
     uarts.clear()
+    rtc_set.clear()
+
+
+class RTC:
+    """machine.RTC: datetime((year, month, day, weekday, hours, minutes, seconds, subseconds))
+    sets it, datetime() reads it."""
+
+    def datetime(self, value=None):
+        if value is None:
+            return rtc_set[-1] if rtc_set else (2000, 1, 1, 5, 0, 0, 0, 0)
+        rtc_set.append(tuple(value))
 
 
 class Pin:

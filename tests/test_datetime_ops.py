@@ -38,9 +38,11 @@ def read_date_time(element):
 
 
 class DateTimeCase(StateDirCase):
-    def start(self, policy=None):
-        """A device on a host clock standing at FIXED_NOW, as the in-memory client's."""
-        self.device = Device(BOARD, Settings(self.dir), clock=lambda: FIXED_NOW)
+    def start(self, policy=None, clock=None, rtc=None):
+        """A device on a host clock standing at FIXED_NOW, as the in-memory client's (or on
+        `clock`, with a board RTC setter `rtc`)."""
+        self.device = Device(BOARD, Settings(self.dir), clock=clock or (lambda: FIXED_NOW),
+                             rtc=rtc)
         self.messages = []
         self.device.bus.listen(self.messages.append)
         self.client = InMemoryClient(build_app(self.device, policy=policy or AllowAll()))
@@ -235,6 +237,30 @@ class NtpClientTest(DateTimeCase):
         self.device.ntp.configured = ["198.51.100.1"]  # e.g. named by DHCP, no manual one
         self.set(set_request("NTP"))
         self.assertEqual(self.get()[0], "NTP")
+
+
+class BoardRtcTest(DateTimeCase):
+    """A board's real-time clock (compat.rtc_setter) is set instead of keeping an offset."""
+
+    def start(self):
+        self.rtc_now = [FIXED_NOW]  # the board's RTC: its host clock
+
+        def set_rtc(seconds):
+            self.rtc_now[0] = seconds
+        super().start(clock=lambda: self.rtc_now[0], rtc=set_rtc)
+
+    def test_manual_time_sets_the_rtc_and_no_offset(self):
+        self.set(set_request(utc=date_time(2026, 11, 21, 11, 20, 30)))
+        self.assertEqual(self.rtc_now[0], FIXED_NOW + H)
+        self.assertEqual(self.device.settings.get("clock_offset"), 0)
+        self.assertEqual(self.device.time(), FIXED_NOW + H)
+
+    def test_an_ntp_sample_sets_the_rtc_to_the_nearest_second(self):
+        self.device.time.synchronize(3600700)
+        self.assertEqual(self.rtc_now[0], FIXED_NOW + H + 1)
+        self.assertEqual((self.device.time.offset_ms(), self.device.settings.get("clock_offset", 0)),
+                         (0, 0))
+        self.assertEqual(self.device.time(), FIXED_NOW + H + 1)
 
 
 class SynchronizeTest(DateTimeCase):

@@ -245,3 +245,17 @@ class MachineBoardTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BoardClockTest(unittest.TestCase):
+    """compat.rtc_setter: on a board the device's time goes into machine.RTC (agent.clock)."""
+
+    def setUp(self):
+        fake_machine.reset()
+
+    def test_utc_seconds_become_the_rtc_datetime_tuple(self):
+        from agent import compat
+        compat.rtc_setter()(1700000000)  # 2023-11-14 22:13:20 UTC, a Tuesday
+        compat.rtc_setter()(951782400)   # 2000-02-29 00:00:00 UTC, a Tuesday
+        self.assertEqual(fake_machine.rtc_set, [(2023, 11, 14, 1, 22, 13, 20, 0),
+                                                (2000, 2, 29, 1, 0, 0, 0, 0)])
