@@ -95,4 +95,5 @@ CPYTHON_ONLY = (
     "test_network_e2e",
     "test_net_linux",
     "test_system_e2e",
+    "test_walkthrough",
 )
