@@ -17,6 +17,7 @@ from .replies import Deferred, fault_reply, soap_reply, text_reply
 from .services.device import DeviceService
 from .services.deviceio import DeviceIOService
 from .services.events import EventService, SubscriptionManager
+from .services.status_page import status_resources
 from .services.system_http import system_resources
 from .soap import SoapFault, read_envelope, sender
 from .systemlog import record_access
@@ -180,9 +181,9 @@ def build_app(device, clock=utc_seconds, policy=None):
     others = (DeviceIOService(device), EventService(device))
     # The subscription manager answers at each subscription's own address and is announced by
     # the subscribe responses, not by GetServices; the system resources by GetSystemUris and
-    # StartSystemRestore.
+    # StartSystemRestore; the installer status page (issue 9) sits at "/".
     return App((DeviceService(device, others),) + others + (SubscriptionManager(device),) +
-               tuple(system_resources(device)),
+               tuple(system_resources(device)) + tuple(status_resources(device)),
                policy=policy or default_policy(device, clock), on_answer=record_access)
 
 

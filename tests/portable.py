@@ -51,6 +51,7 @@ PORTABLE = (
     "test_network",
     "test_network_ops",
     "test_net_machine",
+    "test_status_page",
 )
 
 CPYTHON_ONLY = (

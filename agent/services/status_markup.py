@@ -1,0 +1,100 @@
+"""The installer status page's markup (issue 9): one constant, so a microcontroller serves it
+from the bytecode's constants without building anything per request.
+
+Nothing of the device is written into the HTML: the script fetches the state as JSON and puts
+every value in with `textContent`, so a token or description from the board file is shown as
+text and never parsed as markup. The Content-Security-Policy allows this script and this style
+only (by their SHA-256, checked by tests/test_status_page.py), same-origin fetches, no external
+load of any kind, and no framing (the pulse buttons cannot be clickjacked).
+"""
+
+STATE_PATH = "/status/state"
+PULSE_PATH = "/status/pulse"
+# The header a pulse request must carry (agent.services.status_page: the forgery guard).
+PULSE_HEADER = "X-Status-Page"
+
+STYLE = ("body{font:14px sans-serif;margin:1em;max-width:64em}"
+         "table{border-collapse:collapse;margin-bottom:1em}"
+         "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}"
+         ".on{background:#fd8}#err{color:#b00}")
+
+# location.origin, not a relative URL: a page opened as http://user:pw@host/ would hand its
+# credentials to fetch(), which refuses such URLs. Polling once a second shows input changes.
+SCRIPT = """"use strict";
+var base = location.origin, last = "";
+function show(e) { document.getElementById("err").textContent = e ? String(e.message || e) : ""; }
+function fill(id, head, rows) {
+  var t = document.getElementById(id); t.textContent = "";
+  [head].concat(rows).forEach(function (cells, i) {
+    var tr = t.insertRow();
+    if (cells.on) tr.className = "on";
+    cells.forEach(function (c) {
+      var td = document.createElement(i ? "td" : "th");
+      if (c instanceof Node) td.appendChild(c); else td.textContent = c;
+      tr.appendChild(td);
+    });
+  });
+}
+function pulse(token) {
+  fetch(base + "%(pulse)s", {method: "POST", body: JSON.stringify({token: token}),
+    headers: {"Content-Type": "application/json", "%(header)s": "pulse"}})
+  .then(function (r) { if (!r.ok) throw new Error("pulse " + token + ": HTTP " + r.status); })
+  .catch(show);
+}
+function button(token) {
+  var b = document.createElement("button");
+  b.textContent = "Pulse"; b.id = "pulse-" + token;
+  b.onclick = function () { pulse(token); };
+  return b;
+}
+function items(pairs) {
+  return pairs.map(function (p) {
+    return p[0] + "=" + (typeof p[1] == "string" ? p[1] : JSON.stringify(p[1]));
+  }).join(" ");
+}
+function row(cells, on) { cells.on = on; return cells; }
+function render(s) {
+  fill("device", ["Field", "Value"], s.device);
+  fill("relays", ["Relay", "Description", "State", "Mode", "Delay (ms)", "Idle state", ""],
+    s.relays.map(function (r) { return row([r.token, r.description, r.state, r.mode,
+      String(r.delay_ms), r.idle_state, button(r.token)], r.state == "active"); }));
+  fill("inputs", ["Input", "Description", "State", "Contact", "Idle state"],
+    s.inputs.map(function (i) { return row([i.token, i.description,
+      i.active ? "active" : "inactive", i.contact, i.idle_state], i.active); }));
+  fill("serial", ["Port", "Description", "Type", "Baud", "Parity", "Bits", "Stop"],
+    s.serial_ports.map(function (p) { return [p.token, p.description, p.type,
+      String(p.baud_rate), p.parity, String(p.character_length), String(p.stop_bits)]; }));
+  fill("events", ["Time (UTC)", "Topic", "Operation", "Source", "Data"],
+    s.events.map(function (e) { return [e.time, e.topic, e.operation || "",
+      items(e.source), items(e.data)]; }));
+  document.getElementById("stored").textContent = s.events_stored ? "stored across restarts"
+    : "since the agent started";
+}
+function poll() {
+  fetch(base + "%(state)s", {cache: "no-store"})
+  .then(function (r) { if (!r.ok) throw new Error("state: HTTP " + r.status); return r.text(); })
+  .then(function (text) { if (text != last) { render(JSON.parse(text)); last = text; } show(); })
+  .catch(show)
+  .then(function () { setTimeout(poll, 1000); });
+}
+poll();
+""" % {"pulse": PULSE_PATH, "state": STATE_PATH, "header": PULSE_HEADER}
+
+PAGE = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        "<title>onvif-agent status</title><link rel=\"icon\" href=\"data:,\">"
+        "<style>" + STYLE + "</style></head><body>"
+        "<h1>onvif-agent status</h1><p id=\"err\"></p>"
+        "<h2>Device</h2><table id=\"device\"></table>"
+        "<h2>Relays</h2><table id=\"relays\"></table>"
+        "<h2>Inputs</h2><table id=\"inputs\"></table>"
+        "<h2>Serial ports</h2><table id=\"serial\"></table>"
+        "<h2>Last events</h2><p id=\"stored\"></p><table id=\"events\"></table>"
+        "<script>" + SCRIPT + "</script></body></html>\n").encode()
+
+# SHA-256 of STYLE and SCRIPT, base64 (CSP Level 3 hash sources).
+STYLE_HASH = "sha256-WeBUnJWFv3iwa4Ye/VTGOV/CAunzNurYwgcMpCea4O0="
+SCRIPT_HASH = "sha256-kKEUpkf30WlTsjyzrpUsZw0yk9SE0H51sB7LqnvD40U="
+CSP = ("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; "
+       "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+       % (SCRIPT_HASH, STYLE_HASH))
