@@ -96,4 +96,5 @@ CPYTHON_ONLY = (
     "test_network_e2e",
     "test_net_linux",
     "test_system_e2e",
+    "test_status_page_browser",
 )

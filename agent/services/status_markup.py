@@ -39,7 +39,7 @@ function pulse(token) {
   fetch(base + "%(pulse)s", {method: "POST", body: JSON.stringify({token: token}),
     headers: {"Content-Type": "application/json", "%(header)s": "pulse"}})
   .then(function (r) { if (!r.ok) throw new Error("pulse " + token + ": HTTP " + r.status); })
-  .catch(show);
+  .then(refresh).catch(show);
 }
 function button(token) {
   var b = document.createElement("button");
@@ -70,13 +70,12 @@ function render(s) {
   document.getElementById("stored").textContent = s.events_stored ? "stored across restarts"
     : "since the agent started";
 }
-function poll() {
-  fetch(base + "%(state)s", {cache: "no-store"})
+function refresh() {
+  return fetch(base + "%(state)s", {cache: "no-store"})
   .then(function (r) { if (!r.ok) throw new Error("state: HTTP " + r.status); return r.text(); })
-  .then(function (text) { if (text != last) { render(JSON.parse(text)); last = text; } show(); })
-  .catch(show)
-  .then(function () { setTimeout(poll, 1000); });
+  .then(function (text) { if (text != last) { render(JSON.parse(text)); last = text; } show(); });
 }
+function poll() { refresh().catch(show).then(function () { setTimeout(poll, 1000); }); }
 poll();
 """ % {"pulse": PULSE_PATH, "state": STATE_PATH, "header": PULSE_HEADER}
 
@@ -92,9 +91,10 @@ PAGE = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<h2>Last events</h2><p id=\"stored\"></p><table id=\"events\"></table>"
         "<script>" + SCRIPT + "</script></body></html>\n").encode()
 
-# SHA-256 of STYLE and SCRIPT, base64 (CSP Level 3 hash sources).
+# SHA-256 of STYLE and SCRIPT, base64 (CSP Level 3 hash sources); after editing either, take the
+# new value from the failing tests/test_status_page.py assertion.
 STYLE_HASH = "sha256-WeBUnJWFv3iwa4Ye/VTGOV/CAunzNurYwgcMpCea4O0="
-SCRIPT_HASH = "sha256-kKEUpkf30WlTsjyzrpUsZw0yk9SE0H51sB7LqnvD40U="
+SCRIPT_HASH = "sha256-4ICqxySodqtbRtjth8etG/8K9Fol2cs2g5BXedM8W4g="
 CSP = ("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; "
        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
        % (SCRIPT_HASH, STYLE_HASH))
