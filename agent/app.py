@@ -140,7 +140,10 @@ class App:
             reply = refusal(exc)
         except SoapFault:  # Table 7 refused this user: no SOAP to carry the fault in
             reply = text_reply(403, "Forbidden\n")
-        if self.on_answer is not None:
+        # A `quiet` resource (the status page's state, polled every second) would flush the
+        # bounded access log in minutes: only its refusals are recorded.
+        if self.on_answer is not None and not (getattr(service, "quiet", False) and
+                                               reply.status == 200):
             self.on_answer(ctx, service.key, request.method + " " + service.path, reply, None)
         return reply
 

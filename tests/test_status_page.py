@@ -9,6 +9,7 @@ from agent import log
 from agent.compat import sha256
 from agent.eventstore import EventStore
 from agent.ringstore import RingStore
+from agent.systemlog import ACCESS
 from agent.services import status_markup
 from agent.services.status_page import BISTABLE_PULSE_MS, RECENT
 from agent.topics import PROCESSOR_USAGE
@@ -84,6 +85,23 @@ class AccessTest(StatusCase):
 
     def test_the_page_needs_get(self):
         self.assertEqual(self.request(PAGE, "operator", "POST", b"{}", JSON).status, 405)
+
+
+class AccessLogTest(StatusCase):
+    def setUp(self):
+        StatusCase.setUp(self)
+        ACCESS.clear()
+
+    def test_page_loads_pulses_and_refusals_are_logged_not_the_polls(self):
+        self.request(PAGE, "operator")
+        for _ in range(5):
+            self.state()
+        self.request(STATE, "viewer")
+        self.pulse("R1")
+        # (each request of this client is first challenged: those 401s are refusals, logged)
+        lines = [line.split(" ", 3)[3] for line in ACCESS.lines if " 401" not in line]
+        self.assertEqual(lines, ["status GET / 200", "status GET /status/state 403",
+                                 "status POST /status/pulse 200"])
 
 
 class PageTest(StatusCase):

@@ -62,7 +62,14 @@ def browser(tmp_path_factory):
 
 
 def page_url(agent, user=OPERATOR, password=OPERATOR_PASSWORD):
-    return "http://%s:%s@127.0.0.1:%d/" % (user, password, agent.port)
+    """The status page URL the agent prints, over plain HTTP (the test does not trust the
+    self-signed certificate), with the credentials for the top-level navigation."""
+    for line in agent.banner:
+        if line.startswith("status page (Administrator or Operator): "):
+            url = line.split(": ", 1)[1].strip()
+            assert url == "https://127.0.0.1:%d/" % agent.https_port, url
+            return "http://%s:%s@127.0.0.1:%d/" % (user, password, agent.port)
+    raise AssertionError("no status page in the banner: %s" % "".join(agent.banner))
 
 
 def table(driver, name):
@@ -149,6 +156,18 @@ def test_an_input_change_shows_on_the_page(agent, page):
 
 def test_the_console_has_no_csp_or_script_errors(page):
     assert console_errors(page) == []
+
+
+def test_the_polls_stay_out_of_the_access_log(agent, page):
+    """Chromium sends its Digest credentials ahead on the polls (no 401 each second), and the
+    state resource is quiet: the page's opening is logged, its polls are not."""
+    import requests
+    from requests.auth import HTTPDigestAuth
+    time.sleep(2)  # two more polls
+    log = requests.get("http://127.0.0.1:%d/onvif/system/log/access" % agent.port, timeout=10,
+                       auth=HTTPDigestAuth(ADMIN, ADMIN_PASSWORD)).text
+    assert "%s status GET / 200" % OPERATOR in log
+    assert "/status/state" not in log, log
 
 
 def test_a_hostile_board_description_stays_text(browser, tmp_path):

@@ -111,9 +111,12 @@ class PageResource(Resource):
 
 
 class StateResource(PageResource):
-    """GET the JSON the page's script polls."""
+    """GET the JSON the page's script polls. Quiet (agent.app): a page left open polls it every
+    second, which would push everything else out of the access log; opening the page and every
+    pulse are logged."""
 
     path = STATE_PATH
+    quiet = True
 
     def __init__(self, device, recent):
         PageResource.__init__(self, device)
