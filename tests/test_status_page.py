@@ -24,6 +24,11 @@ PAGE_HEADER = [("X-Status-Page", "pulse")]
 HOSTILE = '<img src=x onerror="alert(1)"></td><script>alert(2)</script>&amp;'
 
 
+def element(tag):
+    """The text of the page's one `tag` element (bytes)."""
+    return status_markup.PAGE.split(b"<%s>" % tag.encode())[1].split(b"</%s>" % tag.encode())[0]
+
+
 class StatusCase(unittest.TestCase):
     """A make_device device (FakeHal) behind the real access policy, three users."""
 
@@ -115,17 +120,25 @@ class PageTest(StatusCase):
         self.assertEqual(response.headers["cache-control"], "no-store")
 
     def test_the_csp_hashes_are_those_of_the_inline_script_and_style(self):
-        for text, source in ((status_markup.SCRIPT, status_markup.SCRIPT_HASH),
-                             (status_markup.STYLE, status_markup.STYLE_HASH)):
-            digest = binascii.b2a_base64(sha256(text.encode())).strip().decode()
+        for tag, source in (("script", status_markup.SCRIPT_HASH),
+                            ("style", status_markup.STYLE_HASH)):
+            self.assertEqual(status_markup.PAGE.count(b"<" + tag.encode()), 1, tag)
+            digest = binascii.b2a_base64(sha256(element(tag))).strip().decode()
             self.assertEqual(source, "sha256-" + digest)
             self.assertTrue(("'%s'" % source) in status_markup.CSP)
-            self.assertTrue((">" + text + "</").encode() in status_markup.PAGE)
+
+    def test_the_script_uses_the_served_paths_and_header(self):
+        script = element("script")
+        for name in (STATE, PULSE, status_markup.PULSE_HEADER):
+            self.assertTrue(('"%s"' % name).encode() in script, name)
+        self.assertEqual((status_markup.STATE_PATH, status_markup.PULSE_PATH), (STATE, PULSE))
 
     def test_the_script_never_parses_device_text_as_markup(self):
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
-            self.assertFalse(sink in status_markup.SCRIPT, sink)
-        self.assertTrue("textContent = c" in status_markup.SCRIPT)
+        script = element("script")
+        for sink in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write",
+                     b"eval("):
+            self.assertFalse(sink in script, sink)
+        self.assertTrue(b"textContent = c" in script)
 
     def test_the_page_is_small(self):
         self.assertTrue(len(status_markup.PAGE) < 4096, len(status_markup.PAGE))
@@ -167,11 +180,11 @@ class StateTest(StatusCase):
         self.device.bus.set_property(PROCESSOR_USAGE.path, [("Token", "cpu")], [("Value", "5")])
         events = self.state()["events"]
         self.assertEqual(len(events), RECENT)
-        self.assertEqual(events[0], {
-            "time": "2023-11-14T22:13:20Z", "topic": "Device/Trigger/DigitalInput",
-            "operation": "Changed", "source": [["InputToken", "IN1"]],
-            "data": [["LogicalState", "true"]]}, "the last change, no periodic measurement")
-        self.assertEqual(events[1]["data"], [["LogicalState", "false"]])
+        self.assertEqual(events[0], [
+            "2023-11-14T22:13:20Z", "Device/Trigger/DigitalInput", "Changed",
+            [["InputToken", "IN1"]], [["LogicalState", "true"]]],
+            "the last change, no periodic measurement")
+        self.assertEqual(events[1][4], [["LogicalState", "false"]])
 
 
 class StoredEventsTest(StatusCase):
@@ -191,7 +204,7 @@ class StoredEventsTest(StatusCase):
     def test_the_last_stored_events_newest_first(self):
         s = self.state()
         self.assertEqual(s["events_stored"], True)
-        self.assertEqual([(e["operation"], e["source"]) for e in s["events"]],
+        self.assertEqual([(e[2], e[3]) for e in s["events"]],
                          [("Initialized", [["InputToken", "IN2"]]),
                           ("Initialized", [["InputToken", "IN1"]]),
                           ("Initialized", [["RelayToken", "R2"]]),
@@ -201,8 +214,8 @@ class StoredEventsTest(StatusCase):
             self.device.io.set_relay_state("R1", "inactive")
         events = self.state()["events"]
         self.assertEqual(len(events), RECENT)
-        self.assertEqual(events[0]["data"], [["LogicalState", "inactive"]])
-        self.assertEqual(events[1]["data"], [["LogicalState", "active"]])
+        self.assertEqual(events[0][4], [["LogicalState", "inactive"]])
+        self.assertEqual(events[1][4], [["LogicalState", "active"]])
 
 
 class PulseTest(StatusCase):

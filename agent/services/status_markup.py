@@ -1,26 +1,39 @@
-"""The installer status page's markup (issue 9): one constant, so a microcontroller serves it
-from the bytecode's constants without building anything per request.
+"""The installer status page's markup (issue 9): one bytes literal, a single constant of the
+compiled module, so a microcontroller keeps one copy and builds nothing per request.
 
 Nothing of the device is written into the HTML: the script fetches the state as JSON and puts
 every value in with `textContent`, so a token or description from the board file is shown as
 text and never parsed as markup. The Content-Security-Policy allows this script and this style
 only (by their SHA-256, checked by tests/test_status_page.py), same-origin fetches, no external
-load of any kind, and no framing (the pulse buttons cannot be clickjacked).
+load of any kind, and no framing (the pulse buttons cannot be clickjacked). The script polls
+the state once a second; `location.origin`, not a relative URL: a page opened as
+http://user:password@host/ would hand its credentials to fetch(), which refuses such URLs.
 """
 
+# The paths and the header the script uses (tests check the page names these).
 STATE_PATH = "/status/state"
 PULSE_PATH = "/status/pulse"
 # The header a pulse request must carry (agent.services.status_page: the forgery guard).
 PULSE_HEADER = "X-Status-Page"
 
-STYLE = ("body{font:14px sans-serif;margin:1em;max-width:64em}"
-         "table{border-collapse:collapse;margin-bottom:1em}"
-         "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}"
-         ".on{background:#fd8}#err{color:#b00}")
-
-# location.origin, not a relative URL: a page opened as http://user:pw@host/ would hand its
-# credentials to fetch(), which refuses such URLs. Polling once a second shows input changes.
-SCRIPT = """"use strict";
+PAGE = b"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>onvif-agent status</title><link rel="icon" href="data:,">
+<style>
+body{font:14px sans-serif;margin:1em;max-width:64em}
+table{border-collapse:collapse;margin-bottom:1em}
+td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}
+.on{background:#fd8}#err{color:#b00}
+</style></head><body>
+<h1>onvif-agent status</h1><p id="err"></p>
+<h2>Device</h2><table id="device"></table>
+<h2>Relays</h2><table id="relays"></table>
+<h2>Inputs</h2><table id="inputs"></table>
+<h2>Serial ports</h2><table id="serial"></table>
+<h2>Last events</h2><p id="stored"></p><table id="events"></table>
+<script>
+"use strict";
 var base = location.origin, last = "";
 function show(e) { document.getElementById("err").textContent = e ? String(e.message || e) : ""; }
 function fill(id, head, rows) {
@@ -36,8 +49,8 @@ function fill(id, head, rows) {
   });
 }
 function pulse(token) {
-  fetch(base + "%(pulse)s", {method: "POST", body: JSON.stringify({token: token}),
-    headers: {"Content-Type": "application/json", "%(header)s": "pulse"}})
+  fetch(base + "/status/pulse", {method: "POST", body: JSON.stringify({token: token}),
+    headers: {"Content-Type": "application/json", "X-Status-Page": "pulse"}})
   .then(function (r) { if (!r.ok) throw new Error("pulse " + token + ": HTTP " + r.status); })
   .then(refresh).catch(show);
 }
@@ -65,36 +78,24 @@ function render(s) {
     s.serial_ports.map(function (p) { return [p.token, p.description, p.type,
       String(p.baud_rate), p.parity, String(p.character_length), String(p.stop_bits)]; }));
   fill("events", ["Time (UTC)", "Topic", "Operation", "Source", "Data"],
-    s.events.map(function (e) { return [e.time, e.topic, e.operation || "",
-      items(e.source), items(e.data)]; }));
+    s.events.map(function (e) { return [e[0], e[1], e[2] || "", items(e[3]), items(e[4])]; }));
   document.getElementById("stored").textContent = s.events_stored ? "stored across restarts"
     : "since the agent started";
 }
 function refresh() {
-  return fetch(base + "%(state)s", {cache: "no-store"})
+  return fetch(base + "/status/state", {cache: "no-store"})
   .then(function (r) { if (!r.ok) throw new Error("state: HTTP " + r.status); return r.text(); })
   .then(function (text) { if (text != last) { render(JSON.parse(text)); last = text; } show(); });
 }
 function poll() { refresh().catch(show).then(function () { setTimeout(poll, 1000); }); }
 poll();
-""" % {"pulse": PULSE_PATH, "state": STATE_PATH, "header": PULSE_HEADER}
+</script></body></html>
+"""
 
-PAGE = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-        "<title>onvif-agent status</title><link rel=\"icon\" href=\"data:,\">"
-        "<style>" + STYLE + "</style></head><body>"
-        "<h1>onvif-agent status</h1><p id=\"err\"></p>"
-        "<h2>Device</h2><table id=\"device\"></table>"
-        "<h2>Relays</h2><table id=\"relays\"></table>"
-        "<h2>Inputs</h2><table id=\"inputs\"></table>"
-        "<h2>Serial ports</h2><table id=\"serial\"></table>"
-        "<h2>Last events</h2><p id=\"stored\"></p><table id=\"events\"></table>"
-        "<script>" + SCRIPT + "</script></body></html>\n").encode()
-
-# SHA-256 of STYLE and SCRIPT, base64 (CSP Level 3 hash sources); after editing either, take the
-# new value from the failing tests/test_status_page.py assertion.
-STYLE_HASH = "sha256-WeBUnJWFv3iwa4Ye/VTGOV/CAunzNurYwgcMpCea4O0="
-SCRIPT_HASH = "sha256-4ICqxySodqtbRtjth8etG/8K9Fol2cs2g5BXedM8W4g="
+# SHA-256 of the <style> and <script> contents, base64 (CSP Level 3 hash sources); after
+# editing either, take the new value from the failing tests/test_status_page.py assertion.
+STYLE_HASH = "sha256-LppRLDP+ZDqaqAYS4bFHuLGh0YU1pv6z98tJHg+Po+A="
+SCRIPT_HASH = "sha256-VW393tadZ+dBrbJfpvbte77goCW/G7L6lcZDyLEdcLg="
 CSP = ("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; "
        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
        % (SCRIPT_HASH, STYLE_HASH))
