@@ -34,7 +34,8 @@ td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}
 <h2>Last events</h2><p id="stored"></p><table id="events"></table>
 <script>
 "use strict";
-var base = location.origin, last = "";
+var base = location.origin, last = "", buttons = {};  // one button per relay, kept across
+// renders, so a click while the tables are rebuilt is never lost
 function show(e) { document.getElementById("err").textContent = e ? String(e.message || e) : ""; }
 function fill(id, head, rows) {
   var t = document.getElementById(id); t.textContent = "";
@@ -55,9 +56,12 @@ function pulse(token) {
   .then(refresh).catch(show);
 }
 function button(token) {
-  var b = document.createElement("button");
-  b.textContent = "Pulse"; b.id = "pulse-" + token;
-  b.onclick = function () { pulse(token); };
+  var b = buttons[token];
+  if (!b) {
+    b = buttons[token] = document.createElement("button");
+    b.textContent = "Pulse"; b.id = "pulse-" + token;
+    b.onclick = function () { pulse(token); };
+  }
   return b;
 }
 function items(pairs) {
@@ -95,7 +99,7 @@ poll();
 # SHA-256 of the <style> and <script> contents, base64 (CSP Level 3 hash sources); after
 # editing either, take the new value from the failing tests/test_status_page.py assertion.
 STYLE_HASH = "sha256-LppRLDP+ZDqaqAYS4bFHuLGh0YU1pv6z98tJHg+Po+A="
-SCRIPT_HASH = "sha256-VW393tadZ+dBrbJfpvbte77goCW/G7L6lcZDyLEdcLg="
+SCRIPT_HASH = "sha256-lxTTb3+d+gbd93x5rBiFiS/9Vtdb8uc2+8Al+3JkmQM="
 CSP = ("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; "
        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
        % (SCRIPT_HASH, STYLE_HASH))

@@ -4,16 +4,16 @@ pulse each, inputs with their live state, serial ports, and the last events.
 
 Three plain HTTP resources (agent.app serves them as agent.services.system_http does: HTTP
 Digest, then Table 7): the page itself (agent.services.status_markup) and the JSON state its
-script polls are READ_SYSTEM_SENSITIVE (Administrator or Operator, as GetRelayOutputs'
-settings), a pulse is ACTUATE (as SetRelayOutputState).
+script polls are READ_SYSTEM_SENSITIVE (Administrator or Operator), a pulse is ACTUATE (as
+SetRelayOutputState).
 
 Cross-site request forgery: a browser that has authenticated to the device replays its cached
 Digest credentials on any request to it, a plain HTML form POST from another site included. A
 form can only send application/x-www-form-urlencoded, multipart/form-data or text/plain and no
-header of its own; a cross-site script sending a JSON type or a custom header needs a CORS
-preflight (OPTIONS), which the device never grants. So a pulse requires Content-Type
-application/json AND the X-Status-Page header, and is refused when an Origin header names
-another origin than the one addressed.
+header of its own (agent.http already answers those three types 415); a cross-site script
+sending a JSON type or a custom header needs a CORS preflight (OPTIONS), which the device never
+grants. So a pulse requires Content-Type application/json AND the X-Status-Page header, and is
+refused when an Origin header names another origin than the one addressed.
 """
 
 import json
