@@ -23,7 +23,7 @@ PAGE = b"""<!DOCTYPE html>
 <style>
 body{font:14px sans-serif;margin:1em;max-width:64em}
 table{border-collapse:collapse;margin-bottom:1em}
-td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}
+td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}td:first-child{white-space:nowrap}
 .on{background:#fd8}#err{color:#b00}
 </style></head><body>
 <h1>onvif-agent status</h1><p id="err"></p>
@@ -98,7 +98,7 @@ poll();
 
 # SHA-256 of the <style> and <script> contents, base64 (CSP Level 3 hash sources); after
 # editing either, take the new value from the failing tests/test_status_page.py assertion.
-STYLE_HASH = "sha256-LppRLDP+ZDqaqAYS4bFHuLGh0YU1pv6z98tJHg+Po+A="
+STYLE_HASH = "sha256-Au+0jxtWIZQ6hwqbLXyaI7j9CXTuDcP4YLRIv12GQgo="
 SCRIPT_HASH = "sha256-lxTTb3+d+gbd93x5rBiFiS/9Vtdb8uc2+8Al+3JkmQM="
 CSP = ("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; "
        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
