@@ -222,9 +222,9 @@ def addresses_of(bind, ipv6=False):
         scoped(address, interface) for address, interface in compat.interface_addresses6()]
 
 
-def device_url(scheme, host, port):
+def device_url(scheme, host, port, path=DeviceService.path):
     """The device service URL at host:port (IPv6 literals bracketed, zones as %25 RFC 6874)."""
-    return "%s://%s:%d%s" % (scheme, url_host(host), port, DeviceService.path)
+    return "%s://%s:%d%s" % (scheme, url_host(host), port, path)
 
 
 def start_discovery(loop, device, addresses, port):
@@ -338,7 +338,11 @@ def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None
         print("ws-discovery: udp port %d" % discovery.port)
     print_io(device)
     # HTTPS first: the URL a client should prefer (tests/agentproc.py reads up to the http one).
-    for server in filter(None, (listeners.primary("HTTPS"), listeners.primary("HTTP"))):
+    servers = list(filter(None, (listeners.primary("HTTPS"), listeners.primary("HTTP"))))
+    for server in servers[:1] if hosts else ():  # the installer status page (issue 9)
+        print("status page (Administrator or Operator): " +
+              device_url(server.scheme, hosts[0], server.port, "/"))
+    for server in servers:
         for host in hosts:
             print("device service: " + device_url(server.scheme, host, server.port))
     sys.stdout.flush()

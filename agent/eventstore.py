@@ -67,6 +67,18 @@ class EventStore:
         except (OSError, ValueError) as exc:
             log.warning("event store: %s at %d not stored: %s", message.topic, message.time, exc)
 
+    def latest(self, count):
+        """The last `count` stored messages, newest first, reading the ring backwards only as
+        far as needed (the installer status page, issue 9)."""
+        messages = []
+        for _, time, payload in self.ring.scan(reverse=True):
+            message = decode(time, payload)
+            if message is not None:
+                messages.append(message)
+                if len(messages) >= count:
+                    break
+        return messages
+
     def replay(self, when, reverse, now):
         """A pull point's Replay from UTC seconds `when` (checklist 10.1 Seek)."""
         return Replay(self.ring, when, reverse, now)

@@ -123,9 +123,10 @@ class Request:
             self.method, self.target, self.version, len(self.body))
 
 
-# SOAP, and the archive StartSystemRestore's upload URI takes (checklist 8.4 #5); agent.app
-# answers 415 for a type the addressed endpoint does not take.
-POST_CONTENT_TYPES = ("application/soap+xml", "text/xml", "application/octet-stream")
+# SOAP, the archive StartSystemRestore's upload URI takes (checklist 8.4 #5) and the status
+# page's pulse (issue 9); agent.app answers 415 for a type the addressed endpoint does not take.
+POST_CONTENT_TYPES = ("application/soap+xml", "text/xml", "application/octet-stream",
+                      "application/json")
 
 
 class HttpConnection:

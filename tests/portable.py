@@ -51,6 +51,7 @@ PORTABLE = (
     "test_network",
     "test_network_ops",
     "test_net_machine",
+    "test_status_page",
 )
 
 CPYTHON_ONLY = (
@@ -96,4 +97,5 @@ CPYTHON_ONLY = (
     "test_net_linux",
     "test_system_e2e",
     "test_walkthrough",
+    "test_status_page_browser",
 )

@@ -23,7 +23,8 @@ def test_server_benchmark_prints_its_figures():
     out = run("bench_server.py", "--requests", "50")
     for figure in ("keep-alive        ratio agent/ceiling", "fresh connection  ratio agent/ceiling",
                    "idle RSS of the agent", "MicroPython heap, .py sources: core imported",
-                   "MicroPython heap, .mpy (mpy-cross 1.22): core imported"):
+                   "MicroPython heap, .mpy (mpy-cross 1.22): core imported",
+                   "status page: GET / ("):
         assert figure in out, out
     assert "not measured" not in out, out
 

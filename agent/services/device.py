@@ -41,6 +41,17 @@ _SECTION_ORDER = ("Device", "Events", "Extension")
 SUPPORTED_VERSIONS = (SPEC_VERSION, (2, 60))
 
 
+def device_information(device):
+    """GetDeviceInformation's five (name, value) fields, all required by the schema (the
+    installer status page shows the same)."""
+    board = device.board
+    return (("Manufacturer", board.get("manufacturer") or "onvif-agent"),
+            ("Model", board.get("model") or board["name"]),
+            ("FirmwareVersion", __version__),
+            ("SerialNumber", device.settings.get("endpoint_uuid")),
+            ("HardwareId", board.get("hardware_id") or board["name"] + "/" + board["hal"]))
+
+
 def write_version(w, ns, name, version):
     w.start(ns, name)
     w.leaf(TT, "Major", version[0])
@@ -196,13 +207,7 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
     # -- checklist 8.4 #1 -----------------------------------------------------------------------
 
     def GetDeviceInformation(self, request, ctx):
-        board = self.device.board
-        # All five are required by the schema.
-        fields = (("Manufacturer", board.get("manufacturer") or "onvif-agent"),
-                  ("Model", board.get("model") or board["name"]),
-                  ("FirmwareVersion", __version__),
-                  ("SerialNumber", self.device.settings.get("endpoint_uuid")),
-                  ("HardwareId", board.get("hardware_id") or board["name"] + "/" + board["hal"]))
+        fields = device_information(self.device)
 
         def write(w):
             w.start(TDS, "GetDeviceInformationResponse")
