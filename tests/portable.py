@@ -51,10 +51,12 @@ PORTABLE = (
     "test_network",
     "test_network_ops",
     "test_net_machine",
+    "test_boot_settings",
 )
 
 CPYTHON_ONLY = (
     "test_micropython",
+    "test_boot",
     "test_mpy_cross",
     "test_portable_imports",
     "test_manifest",
