@@ -57,6 +57,7 @@ PORTABLE = (
 CPYTHON_ONLY = (
     "test_micropython",
     "test_boot",
+    "test_bundle",
     "test_mpy_cross",
     "test_portable_imports",
     "test_manifest",
