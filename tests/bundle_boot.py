@@ -5,8 +5,8 @@ sans-IO core. Used by tests/test_boot.py and tests/bench/bench_bundle.py (issue 
 The board's firmware is played by tests/fake_machine.py and tests/fake_network.py, copied beside
 the bundle: a Wi-Fi station that joins on connect(). Prints one line `BOOT-RESULT {json}`:
 where every agent and hal module was loaded from, what Wi-Fi was asked, whether anything
-listens, the heap the booted agent holds (gc.mem_alloc() after boot, minus before; and after
-importing agent.boot and what it imports), and the
+listens, the heap the booted agent holds (gc.mem_alloc() after boot, minus before; also after
+importing agent.boot and what it imports, and after the requests), and the
 status and body of GetSystemDateAndTime (anonymous), GetDeviceInformation without credentials
 (the 401's challenge) and with HTTP Digest SHA-256 as the first administrator.
 """
@@ -87,12 +87,15 @@ clock = exchange("GetSystemDateAndTime")
 refused = exchange("GetDeviceInformation")
 information = exchange("GetDeviceInformation",
                        digest_authorization(refused[1], "admin", password))
+gc.collect()
+serving = gc.mem_alloc() - before
 loaded = {}
 for name in sorted(sys.modules):
     if name.split(".")[0] in ("agent", "hal"):
         loaded[name] = getattr(sys.modules[name], "__file__", None)
 print("BOOT-RESULT " + json.dumps({
     "board": agent.board["name"], "heap_imported": imported, "heap_held": held,
+    "heap_after_requests": serving,
     "loaded": loaded, "wifi_joined": [list(call) for call in network.wlan.joined],
     "listening": agent.listeners is not None,
     "relays": [r.token for r in agent.device.io.relays],
