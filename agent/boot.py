@@ -13,11 +13,10 @@ wiring `onvif-agent` uses, with HTTPS off: no TLS server runs on a microcontroll
 `prepare` is everything up to the first socket, so tests/test_boot.py can stop there.
 """
 
-import json
 import time
 
 from . import compat, log
-from .board import load_board
+from .board import load_board, read_json_file
 from .discovery import PORT
 from .errors import ConfigError
 from .startup import Agent, listening_ports
@@ -32,13 +31,7 @@ WIFI_POLL_MS = 250
 
 def read_settings(path=SETTINGS_FILE):
     """The settings file with its defaults filled in; ConfigError names the file and the field."""
-    try:
-        with open(path, "rb") as f:
-            given = json.loads(f.read())
-    except OSError as exc:
-        raise ConfigError("cannot read settings file %s: %s" % (path, exc))
-    except ValueError as exc:
-        raise ConfigError("settings file %s is not valid JSON: %s" % (path, exc))
+    given = read_json_file(path, "settings file")
     if not isinstance(given, dict):
         raise ConfigError("settings file %s: not a JSON object" % path)
     settings = dict(DEFAULTS)

@@ -251,4 +251,7 @@ def start_discovery(loop, device, addresses, port):
     except OSError as exc:
         log.warning("WS-Discovery off: cannot listen on UDP port %d: %s", port, exc)
         return None
+    except AttributeError as exc:  # a board's socket module without multicast (issue 9)
+        log.warning("WS-Discovery off: this runtime's socket module lacks %s", exc)
+        return None
     return service

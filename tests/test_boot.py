@@ -159,3 +159,27 @@ def test_boot_main_reports_a_bad_settings_file_in_one_line(tmp_path):
     assert result.stdout.strip().splitlines() == [
         "onvif-agent: error: settings file %s: wifi_ssid must be a string"
         % (tmp_path / "settings.json")]
+
+
+def test_a_socket_module_without_multicast_turns_discovery_off(monkeypatch):
+    """A board's socket module may lack what WS-Discovery needs (inet_aton, IP_MULTICAST_IF):
+    the agent then runs without discovery, saying why, instead of stopping at boot."""
+    from agent import discovery_net, log
+    from agent.device import Device
+    from agent.loop import Loop
+    from agent.settings import Settings
+    from agent.startup import start_discovery
+    from tests.support import Lines
+
+    def start(self):
+        raise AttributeError("module 'socket' has no attribute 'inet_aton'")
+    monkeypatch.setattr(discovery_net.DiscoveryService, "start", start)
+    lines = Lines()
+    log.set_stream(lines)
+    try:
+        assert start_discovery(Loop(), Device({"name": "t", "hal": "sim"}, Settings()),
+                               lambda: ["192.0.2.1"], 3702) is None
+    finally:
+        log.set_stream(None)
+    assert lines.has("WS-Discovery off: this runtime's socket module lacks module 'socket' "
+                     "has no attribute 'inet_aton'"), lines.lines
