@@ -5,10 +5,12 @@ sans-IO core. Used by tests/test_boot.py and tests/bench/bench_bundle.py (issue 
 The board's firmware is played by tests/fake_machine.py and tests/fake_network.py, copied beside
 the bundle: a Wi-Fi station that joins on connect(). Prints one line `BOOT-RESULT {json}`:
 where every agent and hal module was loaded from, what Wi-Fi was asked, whether anything
-listens, the heap the booted agent holds (gc.mem_alloc() after boot, minus before; also after
-importing agent.boot and what it imports, and after the requests), and the
-status and body of GetSystemDateAndTime (anonymous), GetDeviceInformation without credentials
-(the 401's challenge) and with HTTP Digest SHA-256 as the first administrator.
+listens, the heap allocated (gc.mem_alloc() deltas: importing agent.boot, booting, then the
+requests; this port frees nothing inside one run, so these count garbage too), and the status
+and body of GetSystemDateAndTime (anonymous), GetDeviceInformation without credentials (the
+401's challenge) and with HTTP Digest SHA-256 as the first administrator. `--stop-after imports`
+or `--stop-after boot` ends the script there, printing nothing: run.mjs --settled-heap then
+shows what the code, or the booted agent, holds once collected.
 """
 
 import binascii
@@ -28,11 +30,17 @@ gc.collect()
 before = gc.mem_alloc()
 from agent import boot  # noqa: E402
 
+STOP = sys.argv[sys.argv.index("--stop-after") + 1] if "--stop-after" in sys.argv else None
+if STOP == "imports":
+    raise SystemExit(0)  # the globals stay reachable (mpy_driver.run_file)
 gc.collect()
 imported = gc.mem_alloc() - before
 agent, settings = boot.prepare("settings.json")
 gc.collect()
 held = gc.mem_alloc() - before
+
+if STOP == "boot":
+    raise SystemExit(0)
 
 from agent.compat import sha256  # noqa: E402
 from agent.session import Session  # noqa: E402

@@ -39,15 +39,18 @@ def fill_in_settings(bundle, **values):
     path.write_text(json.dumps(settings))
 
 
-def boot_in_micropython(bundle):
-    """tests/bundle_boot.py's result for `bundle`, with the fake firmware modules beside it."""
+def boot_in_micropython(bundle, *args):
+    """The output of tests/bundle_boot.py run with `args` on `bundle`, with the fake firmware
+    modules beside it: (BOOT-RESULT as a dict or None, (heap before, after) settled)."""
     for fake in ("fake_machine.py", "fake_network.py"):
         shutil.copy(ROOT / "tests" / fake, bundle / fake)
-    proc = mpy.run_micropython(["--bundle", str(bundle), "--exec",
-                                str(ROOT / "tests" / "bundle_boot.py")])
+    proc = mpy.run_micropython(["--settled-heap", "--bundle", str(bundle), "--exec",
+                                str(ROOT / "tests" / "bundle_boot.py")] + list(args))
     found = re.findall(r"^BOOT-RESULT (\{.*\})$", proc.stdout, re.M)
-    assert proc.returncode == 0 and len(found) == 1, proc.stdout + proc.stderr
-    return json.loads(found[0]), proc.stdout
+    heap = re.findall(r"^MPY-HEAP-SETTLED (\d+) (\d+)$", proc.stdout, re.M)
+    assert proc.returncode == 0 and len(heap) == 1, proc.stdout + proc.stderr
+    assert len(found) == (0 if args else 1), proc.stdout
+    return (json.loads(found[0]) if found else None), tuple(map(int, heap[0])), proc.stdout
 
 
 def element_text(xml, name):
@@ -61,7 +64,7 @@ def test_bundle_boots_from_mpy_and_serves_through_the_core(board, tmp_path):
     bundle = tmp_path / board
     build_bundle(board, bundle)
     fill_in_settings(bundle, **WIFI)
-    result, output = boot_in_micropython(bundle)
+    result, heap, output = boot_in_micropython(bundle)
 
     # Every agent and hal module came from the bundle's .mpy files; none opens a socket.
     assert result["loaded"]["agent.boot"] == str(bundle / "agent" / "boot.mpy")
@@ -73,6 +76,7 @@ def test_bundle_boots_from_mpy_and_serves_through_the_core(board, tmp_path):
     assert result["wifi_joined"] == [[WIFI["wifi_ssid"], WIFI["wifi_password"]]]
     assert result["board"] == board and result["relays"] == ["R1", "R2"]
     assert "administrator 'admin' created with password" in output
+    assert 100000 < heap[1] - heap[0] < result["heap_after_requests"], (heap, result)
 
     status, body = result["clock"]
     assert status == 200 and "<tt:UTCDateTime>" in body, body
