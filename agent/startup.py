@@ -32,12 +32,13 @@ from .users import Users, write_initial_password
 class Agent:
     """One device on one loop, from its board (agent.board.load_board) and state directory."""
 
-    def __init__(self, board, state_dir, loop=None):
+    def __init__(self, board, state_dir):
         self.board = board
         self.state_dir = state_dir
-        self.loop = Loop() if loop is None else loop
+        self.loop = Loop()
         self.network = self.settings = self.users = None
         self.device = self.app = self.listeners = self.discovery = None
+        self.addresses = None  # listen(): a callable listing the addresses served
         self.restarts = []  # what device.restart asked for (SystemReboot, factory default, ...)
 
     def open_state(self, admin=None):
