@@ -494,16 +494,22 @@ def find_board(name_or_path):
                                                               ", ".join(board_dirs())))
 
 
+def read_json_file(path, what):
+    """The JSON value in the file at `path` (`what`: "board file", "settings file"); a missing,
+    unreadable or malformed file is one ConfigError naming it."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except OSError as exc:
+        raise ConfigError("cannot read %s %s: %s" % (what, path, exc))
+    except ValueError as exc:
+        raise ConfigError("%s %s is not valid JSON: %s" % (what, path, exc))
+
+
 def load_board(name_or_path=DEFAULT_BOARD):
     """Read and check a board file; every problem is one ConfigError naming the file and field."""
     path = find_board(name_or_path)
-    try:
-        with open(path, "rb") as f:
-            board = json.loads(f.read())
-    except OSError as exc:
-        raise ConfigError("cannot read board file %s: %s" % (path, exc))
-    except ValueError as exc:
-        raise ConfigError("board file %s is not valid JSON: %s" % (path, exc))
+    board = read_json_file(path, "board file")
     check_board(board, path)
     board["path"] = path
     return board

@@ -9,25 +9,10 @@ or a busy port is one clear line on stderr and exit status 2, never a traceback.
 import sys
 
 from . import __version__, compat, log
-from .app import build_app
 from .board import DEFAULT_BOARD, load_board
-from .device import Device
-from .deviceio import DeviceIO
-from .errors import AgentError, ConfigError
-from .eventstore import open_event_store
-from .ipfilter import IPFilter
-from .loop import Loop
-from .maintenance import EVENT_RING, recover
-from .monitoring import Monitor
-from .discovery import PORT, Discovery, scoped, url_host
-from .discovery_net import DiscoveryService
-from .notify import NotifySender
-from .ntp_client import NtpClient, device_dhcp_servers, threaded_resolver
-from .protocols import Listeners, stored
-from .services.device import DeviceService
-from .services.events import enable_push
-from .settings import Settings
-from .users import Users, write_initial_password
+from .discovery import PORT
+from .errors import ConfigError
+from .startup import Agent, listening_ports
 
 USAGE = """usage: onvif-agent [--board NAME|PATH] [--state-dir DIR] [--bind ADDR]
                    [--http-port N] [--https-port N|off] [--tls-cert FILE --tls-key FILE]
@@ -111,82 +96,26 @@ def main(argv=None):
             return 0
         log.set_level(options.get("log-level", "info"))
         board = load_board(options.get("board", DEFAULT_BOARD))
-        state_dir = options.get("state-dir") or default_state_dir()
-        try:
-            compat.makedirs(state_dir)
-            # The board's network backend (issue 8, checklist 8.3): simulated, the OS's or the
-            # board's. A factory default or restore staged before the restart that brought us
-            # here is completed before any state file is read (agent.maintenance), a Hard one
-            # resetting the network too.
-            from hal.net import open_network
-            network = open_network(board, state_dir)
-            recover(state_dir, network)
-            settings = Settings(state_dir)
-            users = Users(state_dir)
-            # First start: never open to anonymous callers (issue 4); the administrator comes
-            # from ONVIF_AGENT_ADMIN=user:password, or gets a random password shown once.
-            initial_password = users.ensure_admin(compat.getenv("ONVIF_AGENT_ADMIN"))
-            if initial_password:
-                path = write_initial_password(state_dir, initial_password)
-                print("administrator 'admin' created with password %s (also in %s)"
-                      % (initial_password, path))
-        except OSError as exc:
-            raise ConfigError("cannot use state directory %s: %s" % (state_dir, exc))
+        agent = Agent(board, options.get("state-dir") or default_state_dir())
+        agent.open_state(compat.getenv("ONVIF_AGENT_ADMIN"))
         https_port = options.get("https-port", 443 if compat.is_root() else 8443)
         tls_context, cert = None, None
         if https_port != "off":
-            tls_context, cert = https_context(options, state_dir)
-        loop = Loop()
-        # Persistent notification storage (checklist 10.2) for Seek, sized by the board file.
-        store = open_event_store(state_dir + "/" + EVENT_RING, board["event_storage_bytes"])
-        device = Device(board, settings, hostname=compat.hostname, users=users, loop=loop,
-                        store=store, rtc=compat.rtc_setter())
-        device.network = network
-        # Push subscriptions (checklist 10.3); Notify consumers on loopback, link-local or
-        # multicast addresses only where the board file allows them (the SSRF guard).
-        enable_push(device, NotifySender(loop, allow_local=board.get(
-            "allow_local_consumers") is True))
+            tls_context, cert = https_context(options, agent.state_dir)
+        agent.build()
+        port, https_port = listening_ports(options, agent.settings, https_port, tls_context)
+        discovery_port = options.get("discovery-port", PORT)
+        agent.listen(options.get("bind"), port, https_port, tls_context,
+                     None if discovery_port == "off" else discovery_port)
     except ConfigError as exc:
         sys.stderr.write("onvif-agent: error: %s\n" % exc)
         return 2
-    port, https_port = listening_ports(options, settings, https_port, tls_context)
-    restarts = []
-    device.restart = restarter(loop, restarts)
-    status = serve(loop, device, options.get("bind"), port, https_port, tls_context, cert,
-                   options.get("discovery-port", PORT), state_dir)
-    if restarts and status == 0:
-        log.info("restarting (%s)", restarts[0])
+    print_banner(agent, cert)
+    restart = agent.run()
+    if restart:
+        log.info("restarting (%s)", restart)
         compat.restart_process(argv)
-    return status
-
-
-def restarter(loop, requested):
-    """device.restart (SystemReboot, factory default, restore: agent.maintenance): stop the
-    loop; serve() then says Bye and closes everything, and main() starts the agent afresh."""
-    def restart(kind):
-        requested.append(kind)
-        loop.stop()
-    return restart
-
-
-def listening_ports(options, settings, https_port, tls_context):
-    """(HTTP port, HTTPS port), None = off: the command line's when given, else what
-    SetNetworkProtocols persisted (agent.protocols), else the defaults. HTTP is forced on
-    when HTTPS cannot serve, so a persisted "HTTP off" never locks every client out."""
-    saved = stored(settings)
-    http = options.get("http-port")
-    if http is None:
-        enabled, http = saved.get("HTTP", (True, 80 if compat.is_root() else 8080))
-        http = http if enabled else None
-    if tls_context is None:
-        https_port = None
-    elif "https-port" not in options and "HTTPS" in saved:
-        enabled, https_port = saved["HTTPS"]
-        https_port = https_port if enabled else None
-    if http is None and https_port is None:
-        log.warning("HTTP turned on again: HTTPS cannot serve")
-        http = saved["HTTP"][1]
-    return http, https_port
+    return 0
 
 
 def https_context(options, state_dir):
@@ -210,70 +139,6 @@ def https_context(options, state_dir):
         return None, None
 
 
-def addresses_of(bind, ipv6=False):
-    """A callable listing the addresses `bind` covers: every interface's for a wildcard (None
-    is the default, both families), with the IPv6 ones (link-local with their zone) when `ipv6`
-    says an IPv6 socket listens."""
-    if bind not in (None, "0.0.0.0", "::", ""):
-        return lambda: [bind]
-    if not ipv6:
-        return compat.interface_addresses
-    return lambda: compat.interface_addresses() + [
-        scoped(address, interface) for address, interface in compat.interface_addresses6()]
-
-
-def device_url(scheme, host, port, path=DeviceService.path):
-    """The device service URL at host:port (IPv6 literals bracketed, zones as %25 RFC 6874)."""
-    return "%s://%s:%d%s" % (scheme, url_host(host), port, path)
-
-
-def start_discovery(loop, device, addresses, port):
-    """WS-Discovery on the interfaces of `addresses()`, or None if off."""
-    settings = device.settings
-    # AppSequence InstanceId must grow with every restart (checklist 7): a persisted counter.
-    instance = settings.get("discovery_instance", 0) + 1
-    settings.update(discovery_instance=instance)
-
-    def xaddrs(hosts):
-        urls = []
-        for host in hosts:
-            if device.https_port is not None:
-                urls.append(device_url("https", host, device.https_port))
-            if device.http_port is not None:  # HTTP may be off (SetNetworkProtocols)
-                urls.append(device_url("http", host, device.http_port))
-        return urls
-    discovery = Discovery(endpoint=device.endpoint_reference, scopes=device.scopes.uris,
-                          xaddrs=xaddrs, instance_id=instance,
-                          metadata_version=lambda: device.scopes.metadata_version,
-                          rand=compat.random_below, clock=compat.monotonic_ms)
-    service = DiscoveryService(loop, discovery, device.scopes, rand=compat.random_below,
-                               addresses=addresses, port=port)
-    try:
-        service.start()
-    except OSError as exc:
-        log.warning("WS-Discovery off: cannot listen on UDP port %d: %s", port, exc)
-        return None
-    return service
-
-
-def announce(discovery):
-    """Hello on every link, if discovery runs: the device's addresses or ports changed."""
-    if discovery is not None:
-        discovery.announce()
-
-
-def open_io(loop, device, state_dir):
-    """The board's hardware behind DeviceIO, started: relays inactive, inputs watched."""
-    from hal import open_hal
-    hal = open_hal(device.board, loop, state_dir)
-    device.io = DeviceIO(hal, device.settings, loop, device.bus)
-    try:
-        device.io.start()
-    except Exception:
-        device.io.close()
-        raise
-
-
 def print_io(device):
     """What a user attaches to: the serial ports' devices, the simulator's control command."""
     hal = device.io.hal
@@ -287,75 +152,16 @@ def print_io(device):
         print("board cannot: " + line)
 
 
-def serve(loop, device, bind, port, https_port=None, tls_context=None, cert=None,
-          discovery_port=PORT, state_dir=None):
-    try:
-        open_io(loop, device, state_dir)
-    except AgentError as exc:
-        sys.stderr.write("onvif-agent: error: board %s: %s\n" % (device.board["name"], exc))
-        loop.close()
-        return 2
-    # WS-Security freshness and nonce ages on the device's clock (agent.clock): clients stamp
-    # tokens from GetSystemDateAndTime, which reports that clock.
-    app = build_app(device, device.clock)
-    # Every accepted connection passes the IP address filter first (issue 8, agent.ipfilter).
-    # The listeners also answer SetNetworkProtocols (device.protocols, agent.protocols).
-    listeners = Listeners(loop, device, app, bind=bind, tls_context=tls_context,
-                          admit=IPFilter(device.settings).admits,
-                          on_change=lambda: announce(discovery))
-    try:
-        listeners.start({"HTTP": port, "HTTPS": https_port})
-    except ConfigError as exc:
-        sys.stderr.write("onvif-agent: error: %s\n" % exc)
-        device.network.close()
-        device.io.close()
-        loop.close()
-        return 2
-    device.protocols = listeners
-    addresses = addresses_of(bind, ipv6=bind == "::" or listeners.ipv6 is True)
-    discovery = None
-    if discovery_port != "off":
-        discovery = start_discovery(loop, device, addresses, discovery_port)
-    # Checklist 8.7's monitoring events; LinkStatus where the device has a network backend.
-    device.monitor = Monitor(loop, device.bus, device.clock, device.settings,
-                             network=device.network, cpu_times=compat.cpu_times,
-                             sensors=device.board["sensors"])
-    device.monitor.start()
-    if device.network is not None:  # an address change: Hello (checklist 8.3 #11)
-        device.network.on_change = lambda: announce(discovery)
-    loop.enable_wakeup()
-    # In NTP mode the device clock follows its servers (checklist 8.4 #6, #7; agent.ntp_client).
-    device.ntp = NtpClient(loop, device.time, device.settings, device.bus,
-                           dhcp_servers=lambda: device_dhcp_servers(device),
-                           resolve=threaded_resolver(loop))
-    device.ntp.start()
-    compat.on_terminate(lambda: loop.call_soon_threadsafe(loop.stop))
-    hosts = addresses()
-    print("onvif-agent %s on board %s" % (__version__, device.board["name"]))
-    if tls_context is not None:
+def print_banner(agent, cert):
+    """What a user needs to reach the device (tests/agentproc.py reads up to the http URL)."""
+    print("onvif-agent %s on board %s" % (__version__, agent.board["name"]))
+    if cert is not None:
         print("https certificate: %s" % cert)  # for clients to trust or pin
-    if discovery is not None:
-        print("ws-discovery: udp port %d" % discovery.port)
-    print_io(device)
-    # HTTPS first: the URL a client should prefer (tests/agentproc.py reads up to the http one).
-    servers = list(filter(None, (listeners.primary("HTTPS"), listeners.primary("HTTP"))))
-    for server in servers[:1] if hosts else ():  # the installer status page (issue 9)
-        print("status page (Administrator or Operator): " +
-              device_url(server.scheme, hosts[0], server.port, "/"))
-    for server in servers:
-        for host in hosts:
-            print("device service: " + device_url(server.scheme, host, server.port))
+    if agent.discovery is not None:
+        print("ws-discovery: udp port %d" % agent.discovery.port)
+    print_io(agent.device)
+    for url in agent.urls("/")[:1]:  # the installer status page (issue 9)
+        print("status page (Administrator or Operator): " + url)
+    for url in agent.urls():
+        print("device service: " + url)
     sys.stdout.flush()
-    try:
-        loop.run()
-    finally:
-        if discovery is not None:
-            discovery.stop()  # Bye before leaving (checklist 7)
-        device.monitor.close()
-        listeners.close()
-        device.ntp.close()
-        device.network.close()
-        device.io.close()
-        loop.close()
-        log.info("stopped")
-    return 0

@@ -85,6 +85,16 @@ def rtc_setter():
     return set_rtc
 
 
+def firmware_network():
+    """A MicroPython board's `network` module (its Wi-Fi station, agent.boot), or None on a
+    runtime without one (CPython, the WebAssembly port)."""
+    try:
+        import network
+    except ImportError:
+        return None
+    return network
+
+
 try:
     from sys import print_exception  # MicroPython
 except ImportError:

@@ -3,8 +3,9 @@
 Portable: passed to MachineNetwork as its `network_module` on CPython and inside MicroPython's
 WebAssembly build alike (neither has a real one). It keeps what the backend relies on:
 `ifconfig()` returns the (address, netmask, gateway, dns) 4-tuple and `ifconfig(tuple)` sets it,
-`config("mac")` is bytes, `hostname()` reads and `hostname(name)` sets. Each `Network()` is a
-fresh module; tests see what was applied (`Nic.applied`).
+`config("mac")` is bytes, `hostname()` reads and `hostname(name)` sets, and the station's
+`connect(ssid, key)` (agent.boot) joins when `reachable`. Each `Network()` is a fresh module;
+tests see what was applied (`Nic.applied`, `Nic.joined`).
 """
 
 STA_IF = 0
@@ -20,6 +21,8 @@ class Nic:
         self.on = True
         self.connected = True
         self.applied = []  # every ifconfig(tuple) call, in order
+        self.joined = []   # every connect(ssid, key) call, in order
+        self.reachable = True  # whether connect() reaches the access point
 
     def active(self, on=None):
         if on is None:
@@ -29,6 +32,13 @@ class Nic:
 
     def isconnected(self):
         return self.connected
+
+    def connect(self, ssid, key):
+        self.joined.append((ssid, key))
+        self.connected = self.reachable
+
+    def status(self):
+        return 1010 if self.connected else 201  # CYW43's STAT_GOT_IP, ESP32's NO_AP_FOUND
 
     def config(self, name):
         if name != "mac":

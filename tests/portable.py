@@ -52,10 +52,13 @@ PORTABLE = (
     "test_network_ops",
     "test_net_machine",
     "test_status_page",
+    "test_boot_settings",
 )
 
 CPYTHON_ONLY = (
     "test_micropython",
+    "test_boot",
+    "test_bundle",
     "test_mpy_cross",
     "test_portable_imports",
     "test_manifest",

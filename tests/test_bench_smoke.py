@@ -62,3 +62,12 @@ def test_events_benchmark_prints_its_figures():
 def test_ringstore_benchmark_prints_its_figures():
     out = run("bench_ringstore.py", "--appends", "200")
     assert "appends/s of 256-byte payloads" in out, out
+
+
+def test_bundle_benchmark_prints_its_figures():
+    require_micropython()
+    out = run("bench_bundle.py")
+    for board in ("esp32", "pico-w"):
+        for figure in ("MicroPython bundle, board %s: flash" % board,
+                       "MicroPython bundle, board %s: RAM held after boot" % board):
+            assert figure in out, out

@@ -5,6 +5,14 @@
 //   node tools/mpy/run.mjs --exec FILE [ARG...] one script as __main__ (benchmarks, probes)
 //   --mpy DIR (before the above)                 DIR (compiled .mpy packages, as boards run them)
 //                                                comes first on sys.path, ahead of the sources
+//   --settled-heap (before --exec)               print "MPY-HEAP-SETTLED BEFORE AFTER": gc.mem_alloc()
+//                                                before the script and after it (its globals kept),
+//                                                each read once the collector has run: this port
+//                                                collects only between runPython calls (a
+//                                                gc.collect() inside one reclaims nothing)
+//   --bundle DIR (before the above)              a board's filesystem (tools/build-bundle): DIR alone
+//                                                is copied, no sources; it is the working directory
+//                                                and comes first on sys.path
 //
 // agent/, boards/, hal/ and tests/ are copied into MEMFS at their host paths, so tracebacks name real files and
 // `__file__`-relative data files resolve. The Python side is tools/mpy/mpy_driver.py. Exit status:
@@ -18,15 +26,17 @@ const ROOT = path.resolve(HERE, "..", "..");
 const PACKAGES = ["agent", "boards", "hal", "tests"];
 const SKIP = new Set(["__pycache__", "node_modules"]);
 
-const USAGE = "usage: node tools/mpy/run.mjs [--mpy DIR] [--suite | --module NAME ... | --exec FILE [ARG...]]";
+const USAGE = "usage: node tools/mpy/run.mjs [--mpy DIR | --bundle DIR] [--suite | --module NAME ... | --exec FILE [ARG...]]";
 
 function parseArgs(argv) {
-  const opts = { modules: [], exec: null, argv: [], mpy: null };
+  const opts = { modules: [], exec: null, argv: [], mpy: null, bundle: null, settled: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--suite") continue;
-    if (arg === "--module" && i + 1 < argv.length) opts.modules.push(argv[++i]);
+    if (arg === "--settled-heap") opts.settled = true;
+    else if (arg === "--module" && i + 1 < argv.length) opts.modules.push(argv[++i]);
     else if (arg === "--mpy" && i + 1 < argv.length) opts.mpy = path.resolve(argv[++i]);
+    else if (arg === "--bundle" && i + 1 < argv.length) opts.bundle = path.resolve(argv[++i]);
     else if (arg === "--exec" && i + 1 < argv.length) {
       opts.exec = path.resolve(argv[++i]);
       opts.argv = argv.slice(i + 1); // everything after the file belongs to the script
@@ -83,10 +93,11 @@ async function main() {
   try {
     const opts = parseArgs(process.argv.slice(2));
     const mp = await loadRuntime(out, err);
-    for (const pkg of PACKAGES) copyTree(mp.FS, path.join(ROOT, pkg));
+    if (!opts.bundle) for (const pkg of PACKAGES) copyTree(mp.FS, path.join(ROOT, pkg));
     copyFile(mp.FS, path.join(HERE, "mpy_driver.py"));
-    if (opts.mpy) copyTree(mp.FS, opts.mpy);
-    mp.FS.chdir(ROOT);
+    const first = opts.bundle || opts.mpy;
+    if (first) copyTree(mp.FS, first);
+    mp.FS.chdir(opts.bundle || ROOT);
     const py = JSON.stringify; // a JSON string is a valid Python string literal
     let call;
     if (opts.exec) {
@@ -97,10 +108,18 @@ async function main() {
     } else {
       call = "from tests.portable import PORTABLE\n_rc = mpy_driver.run_suite(mpy_driver.qualify(PORTABLE))";
     }
-    const paths = (opts.mpy ? [opts.mpy] : []).concat([ROOT, HERE]).map(py).join(", ");
-    mp.runPython(`import sys\nsys.path[:0] = [${paths}]\nimport mpy_driver\n${call}`);
+    const paths = (first ? [first] : []).concat(opts.bundle ? [HERE] : [ROOT, HERE]).map(py).join(", ");
+    // Two top-level returns: the collector runs between calls, one behind (measured).
+    const settledHeap = () => { mp.runPython(""); mp.runPython(""); mp.runPython("import gc\n_heap = gc.mem_alloc()"); return mp.globals.get("_heap"); };
+    mp.runPython(`import sys\nsys.path[:0] = [${paths}]\nimport mpy_driver`);
+    const before = opts.settled ? settledHeap() : null;
+    mp.runPython(call);
     status = mp.globals.get("_rc");
     if (!Number.isInteger(status)) throw new Error(`driver returned ${status}, not an exit status`);
+    if (opts.settled) {
+      out.flush();
+      fs.writeSync(1, `MPY-HEAP-SETTLED ${before} ${settledHeap()}\n`);
+    }
   } catch (e) {
     out.flush();
     // A PythonError's message is the MicroPython traceback; anything else is a runner problem.
