@@ -69,6 +69,13 @@ def gmtime(seconds):
     return time.gmtime(seconds - _EPOCH_OFFSET)
 
 
+def local_address(sock, default):
+    """`sock.getsockname()`, or `default` where the runtime cannot tell: MicroPython's esp32
+    and rp2 sockets have no getsockname (nor getpeername), so a board passes what it bound."""
+    getsockname = getattr(sock, "getsockname", None)
+    return default if getsockname is None else getsockname()
+
+
 def rtc_setter():
     """A function setting the board's real-time clock to Unix UTC seconds, or None where the
     agent must leave the clock alone (CPython: the host's clock belongs to its operating

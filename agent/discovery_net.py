@@ -200,7 +200,7 @@ class _Family:
         self.sock = sock
         self.links = {}
         self.joined = []
-        return sock.getsockname()[1]
+        return compat.local_address(sock, (self.wildcard, port))[1]
 
     def close(self):
         self.sock.close()
@@ -340,7 +340,7 @@ def _route_to(ip):
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         probe.connect((ip, 9))
-        return probe.getsockname()[0]
+        return compat.local_address(probe, ("0.0.0.0", 0))[0]
     except OSError:
         return "0.0.0.0"
     finally:

@@ -14,7 +14,7 @@ closed at once, before any byte is read or sent: no response tells a scanner wha
 import socket
 
 from . import log
-from .compat import IN_PROGRESS, WOULD_BLOCK
+from .compat import IN_PROGRESS, WOULD_BLOCK, local_address
 from .loop import POLLERR, POLLHUP, POLLIN, POLLOUT
 from .session import Session
 
@@ -75,7 +75,7 @@ class HttpServer:
             raise
         sock.setblocking(False)
         self.sock = sock
-        self.port = sock.getsockname()[1]
+        self.port = local_address(sock, (self.bind, self.port))[1]  # the port 0 chose
         self.loop.register(sock, POLLIN, self._on_accept)
         self._sweeper = self.loop.call_later(SWEEP_MS, self._sweep)
 
@@ -162,7 +162,9 @@ class _Connection:
         # Clause 11: a TLS handshake counts as part of the first request, deadline from accept.
         self.request_started = None if server.tls_context is None else self.last_active
         self.send_started = None
-        local = sock.getsockname()
+        # Where the client reached us (the Host fallback for XAddrs); a board that cannot tell
+        # names the address the server bound.
+        local = local_address(sock, (server.bind, server.port))
         host = "[%s]" % local[0] if ":" in local[0] else local[0]
 
         def make_session(send):

@@ -148,3 +148,15 @@ class MiscTest(unittest.TestCase):
     def test_errno_sets(self):
         self.assertIn(errno.EAGAIN, compat.WOULD_BLOCK)
         self.assertIn(errno.EINPROGRESS, compat.IN_PROGRESS)
+
+
+class LocalAddressTest(unittest.TestCase):
+    def test_the_sockets_own_answer_else_the_default(self):
+        class Told:
+            def getsockname(self):
+                return ("192.0.2.7", 8080)
+
+        class Untold:  # MicroPython's esp32 and rp2 sockets
+            pass
+        self.assertEqual(compat.local_address(Told(), ("0.0.0.0", 80)), ("192.0.2.7", 8080))
+        self.assertEqual(compat.local_address(Untold(), ("0.0.0.0", 80)), ("0.0.0.0", 80))

@@ -222,3 +222,23 @@ def test_a_client_leaving_while_its_answer_is_pending_cancels_it(server):
         time.sleep(0.05)
     assert cancelled == [1]
     good_request(server)
+
+
+def _no_such_method(sock):
+    raise AttributeError("getsockname")  # as on MicroPython's esp32 and rp2 sockets
+
+
+def test_sockets_that_cannot_tell_their_own_address(server, monkeypatch):
+    """MicroPython boards' sockets have no getsockname: a request without Host then gets XAddrs
+    on the address and port the server bound."""
+    monkeypatch.setattr(socket.socket, "getsockname", property(_no_such_method))
+    body = envelope("<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability>"
+                    "</tds:GetServices>")
+    with connect(server) as s:
+        s.sendall(b"POST /onvif/device_service HTTP/1.0\r\nContent-Type: application/soap+xml"
+                  b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        r = read_response(s)
+    assert r.status == 200, r.body
+    tds = "http://www.onvif.org/ver10/device/wsdl"
+    xaddrs = [service.findtext(tds, "XAddr") for service in r.body_child.findall(tds, "Service")]
+    assert xaddrs and all(x.startswith("http://127.0.0.1:%d/" % server.port) for x in xaddrs), xaddrs
