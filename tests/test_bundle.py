@@ -65,7 +65,8 @@ def esp32(tmp_path_factory):
 def test_the_bundle_is_the_boards_filesystem(esp32):
     out, _ = esp32
     expected = [m[:-3] + ".mpy" for m in agent_modules() + list(builder.HAL_MODULES)]
-    assert bundle_files(out) == sorted(expected + ["board.json", "bundle.json", "main.py",
+    assert bundle_files(out) == sorted(expected + ["board.json", "bundle.json",
+                                                   "frozen-manifest.py", "main.py",
                                                    "settings.json"])
     for package in ("agent", "agent/services", "hal", "hal/net"):
         assert (out / package / "__init__.mpy").is_file(), package
@@ -95,13 +96,36 @@ def test_settings_template_holds_no_secret(esp32):
 def test_manifest_and_size_line(esp32):
     out, stdout = esp32
     manifest = json.loads((out / "bundle.json").read_text())
-    on_board = [name for name in bundle_files(out) if name != "bundle.json"]
+    on_board = [name for name in bundle_files(out)
+                if name not in ("bundle.json", "frozen-manifest.py")]
     assert sorted(manifest["files"]) == on_board
     size = sum(os.path.getsize(out / name) for name in on_board)
     assert (manifest["board"], manifest["mpy_version"], manifest["bytes"]) == ("esp32", 6, size)
     assert "bundle for board esp32 in %s: %d files, %d bytes" % (out, len(on_board), size) \
         in stdout
     assert "loads on MicroPython 1.22 or later" in stdout
+
+
+def test_the_freeze_manifest_names_exactly_the_bundles_modules(esp32):
+    """Run as MicroPython's manifestfile.py would (its include and package functions), the
+    freeze manifest yields every module of the bundle, from this repository's sources."""
+    out, _ = esp32
+    frozen, included = [], []
+
+    def package(name, files=None, base_path="."):
+        top = os.path.join(base_path, name)
+        if files is None:
+            files = [os.path.relpath(os.path.join(folder, f), top) for folder, dirs, fs in
+                     os.walk(top) for f in fs if f.endswith(".py")]
+        for name_in_package in files:
+            path = os.path.join(top, name_in_package)
+            assert os.path.isfile(path), path
+            frozen.append(os.path.relpath(path, ROOT).replace(os.sep, "/")[:-3] + ".mpy")
+    exec((out / "frozen-manifest.py").read_text(), {"include": included.append,
+                                                    "package": package})
+    assert included == ["$(PORT_DIR)/boards/manifest.py"]  # the port's own modules stay
+    compiled = [name for name in bundle_files(out) if name.endswith(".mpy")]
+    assert sorted(frozen) == compiled
 
 
 def test_a_rebuild_keeps_the_users_settings(tmp_path):
