@@ -18,16 +18,20 @@ MAX_LINE = 512  # one runaway message may not push out the whole log
 STARTED_MS = monotonic_ms()  # uptime for GetSystemSupportInformation
 
 
+def _unsafe(code):
+    return code < 0x20 or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF)
+
+
 def clean(text):
     """`text` without control characters (XML 1.0 forbids most of them; the others would break
-    one entry per line) and without the two non-characters XML also forbids."""
-    out = []
+    one entry per line) and without the two non-characters XML also forbids. A clean line, the
+    usual case, is returned as it is: no copy on a board's heap for every request."""
     for ch in text:
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF):
-            ch = " "
-        out.append(ch)
-    return "".join(out)
+        if _unsafe(ord(ch)):
+            break
+    else:
+        return text
+    return "".join([" " if _unsafe(ord(ch)) else ch for ch in text])
 
 
 class BoundedLog:
@@ -40,7 +44,7 @@ class BoundedLog:
         self.chars = 0
 
     def add(self, line):
-        line = clean(line[:MAX_LINE])
+        line = clean(line if len(line) <= MAX_LINE else line[:MAX_LINE])
         self.lines.append(line)
         self.chars += len(line) + 1  # and its newline
         while len(self.lines) > self.max_lines or self.chars > self.max_chars:
@@ -69,17 +73,20 @@ def record_access(ctx, service_key, operation, reply, fault):
     "cancelled" when the client went away before it was.
     """
     peer = ctx.peer[0] if isinstance(ctx.peer, tuple) else ctx.peer
-    prefix = "%s %s %s %s %s " % (format_datetime(ctx.now), peer or "-",
-                                  ctx.user or "anonymous", service_key, operation)
+
+    def add(outcome):
+        ACCESS.add("%s %s %s %s %s %s" % (format_datetime(ctx.now), peer or "-",
+                                          ctx.user or "anonymous", service_key, operation,
+                                          outcome))
     if isinstance(reply, Deferred):
-        reply.when_settled(lambda settled: ACCESS.add(prefix + (
-            "cancelled" if settled is None else _outcome(settled, reply.fault))))
+        reply.when_settled(lambda settled: add(
+            "cancelled" if settled is None else _outcome(settled, reply.fault)))
     else:
-        ACCESS.add(prefix + _outcome(reply, fault))
+        add(_outcome(reply, fault))
 
 
 def _outcome(reply, fault):
-    outcome = str(reply.status)
-    if fault is not None:
-        outcome += " " + "/".join([fault.code] + [local for _, local in fault.subcodes])
-    return outcome
+    if fault is None:
+        return reply.status
+    return "%d %s" % (reply.status, "/".join([fault.code] + [local for _, local in
+                                                             fault.subcodes]))

@@ -78,6 +78,8 @@ class BoundedLogTest(unittest.TestCase):
         kept = BoundedLog()
         kept.add("one\ntwo")
         self.assertEqual(kept.text(), "one two\n")
+        line = "a clean line <&>\u00fc"
+        self.assertTrue(clean(line) is line, "a clean line is not copied")
 
 
 class SystemLogFeedTest(FreshLogs):
