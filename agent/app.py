@@ -140,6 +140,10 @@ class App:
             reply = refusal(exc)
         except SoapFault:  # Table 7 refused this user: no SOAP to carry the fault in
             reply = text_reply(403, "Forbidden\n")
+        except Exception as exc:  # a bug of ours, as in answer(): logged, never the loop's end
+            log.error("resource %s failed: %r", service.path, exc)
+            print_exception(exc)
+            reply = text_reply(500, "Internal error\n")
         # A `quiet` resource (the status page's state, polled every second) would flush the
         # bounded access log in minutes: only its refusals are recorded.
         if self.on_answer is not None and not (getattr(service, "quiet", False) and

@@ -110,6 +110,19 @@ class DispatchTest(unittest.TestCase):
         self.assertEqual(client.call("<tds:GetWsdlUrl/>").status, 200)
 
 
+    def test_a_failing_plain_resource_is_500_without_internals(self):
+        client = make_client()
+        resource = client.session.app.by_path["/onvif/system/log/system"]
+
+        def broken():
+            raise RuntimeError("secret /etc/path detail")
+        resource.text = broken
+        r = client.post("/onvif/system/log/system", None, method="GET", content_type=None)
+        self.assertEqual(r.status, 500)
+        self.assertFalse(b"secret" in r.body)
+        self.assertEqual(client.call("<tds:GetWsdlUrl/>").status, 200)
+
+
 class HttpLevelTest(unittest.TestCase):
     def setUp(self):
         log.set_stream(Quiet())
