@@ -42,3 +42,9 @@ class LocalProtocolError(AgentError):
 
 class ConfigError(AgentError):
     """A board file, a command-line option or a stored setting is unusable."""
+
+
+class ConsumerRefused(Exception):
+    """A Notify consumer address the agent will not send to (agent.notify); str() is the
+    one-line reason. Here, not in agent.notify, so the event service can catch it without
+    loading the Notify sender before the first push subscription."""

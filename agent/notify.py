@@ -29,6 +29,7 @@ import re
 
 from . import compat, log
 from .compat import IN_PROGRESS, WOULD_BLOCK
+from .errors import ConsumerRefused  # noqa: F401 (raised here; importers catch it from here too)
 from .loop import POLLERR, POLLHUP, POLLIN, POLLOUT
 
 try:
@@ -52,10 +53,6 @@ _NOT_DIGIT = re.compile("[^0-9]")
 _NOT_HEX = re.compile("[^0-9A-Fa-f]")
 _NOT_HEX_BYTES = re.compile(b"[^0-9A-Fa-f]")
 _NOT_VISIBLE = re.compile("[^!-~]")  # a URI is visible ASCII (RFC 3986); no CR/LF into the request
-
-
-class ConsumerRefused(Exception):
-    """A consumer address the agent will not send to; str() is the one-line reason."""
 
 
 class Consumer:

@@ -21,10 +21,9 @@ from .ipfilter import IPFilter
 from .loop import Loop
 from .maintenance import EVENT_RING, recover
 from .monitoring import Monitor
-from .notify import NotifySender
 from .ntp_client import NtpClient, device_dhcp_servers, threaded_resolver
 from .services.device import DeviceService
-from .services.events import enable_push
+from .services.events import SenderOnFirstUse, enable_push
 from .settings import Settings
 from .users import Users, write_initial_password
 
@@ -74,10 +73,8 @@ class Agent:
                                       rtc=compat.rtc_setter())
         device.network = self.network
         device.restart = self._restart
-        # Push subscriptions (checklist 10.3); Notify consumers on loopback, link-local or
-        # multicast addresses only where the board file allows them (the SSRF guard).
-        enable_push(device, NotifySender(loop, allow_local=board.get(
-            "allow_local_consumers") is True))
+        # Push subscriptions (checklist 10.3), their sender made at the first one.
+        enable_push(device, SenderOnFirstUse(lambda: notify_sender(loop, board)))
         try:
             self._open_io()
         except AgentError as exc:
@@ -183,6 +180,14 @@ class Agent:
                     part.close()
         self.listeners = None
         self.loop.close()
+
+
+def notify_sender(loop, board):
+    """The sender of push subscriptions' Notify messages (checklist 10.3), made at the first
+    one; consumers on loopback, link-local or multicast addresses only where the board file
+    allows them (the SSRF guard)."""
+    from .notify import NotifySender
+    return NotifySender(loop, allow_local=board.get("allow_local_consumers") is True)
 
 
 def listening_ports(options, settings, https_port, tls_context, http_default=None):

@@ -11,7 +11,7 @@ from ..durations import format_duration, parse_duration
 from ..ids import uuid4
 from ..itemfilter import ITEM_FILTER, parse_item_filter
 from ..notification import WSA, WSNT, write_notification
-from ..notify import ConsumerRefused
+from ..errors import ConsumerRefused
 from ..replies import Deferred
 from ..soap import SoapFault, write_envelope
 from ..subscriptions import (DEFAULT_TERMINATION_S, MAX_MESSAGE_LIMIT, MAX_PULL_POINTS,
@@ -333,6 +333,30 @@ def notify_envelope(sub, message, producer_url=None):
         w.end()
     write_envelope(XmlWriter(out.append), body, header, (WSNT, WSA, TT))
     return b"".join(out)
+
+
+class SenderOnFirstUse:
+    """The Notify sender, made by `make()` at the first push subscription: agent.notify is the
+    largest module of the event service (about 10 KB of bytecode a board would hold in RAM from
+    its start), and most devices are only ever pulled from."""
+
+    def __init__(self, make):
+        self.make = make
+        self.sender = None
+
+    def _sender(self):
+        if self.sender is None:
+            self.sender = self.make()
+        return self.sender
+
+    def parse(self, url):
+        return self._sender().parse(url)
+
+    def post(self, consumer, body, on_result=None):
+        return self._sender().post(consumer, body, on_result)
+
+    def forget(self, consumer):
+        return self._sender().forget(consumer)
 
 
 def enable_push(device, sender):
