@@ -35,22 +35,14 @@ def _parse_object(data):
     return values
 
 
-class Settings:
-    """Key/value settings that survive restarts and power loss (tmp + rename on every change)."""
+class StateFile:
+    """A JSON object kept in one file that survives restarts and power loss: replaced whole and
+    atomically (tmp + rename) on every change. `path` None keeps it in memory only; `what`
+    names it in the log line of an unreadable file (read_state)."""
 
-    def __init__(self, state_dir=None):
-        self.state_dir = state_dir  # None: in memory only
-        self.path = state_dir and state_dir + "/" + FILENAME
-        self.values = {}
-        if self.path:
-            self._load()
-        # The discovery endpoint reference must stay the same across restarts (checklist 7,
-        # 8.5 GetEndpointReference): made once, on first start.
-        if "endpoint_uuid" not in self.values:
-            self.update(endpoint_uuid=uuid4())
-
-    def _load(self):
-        self.values = read_state(self.path, "settings file", _parse_object) or {}
+    def __init__(self, path, what):
+        self.path = path
+        self.values = (read_state(path, what, _parse_object) if path else None) or {}
 
     def get(self, key, default=None):
         return self.values.get(key, default)
@@ -59,6 +51,22 @@ class Settings:
         """Persist the changes atomically, then apply them: a failed write changes nothing."""
         values = dict(self.values)
         values.update(changes)
+        self.replace(values)
+
+    def replace(self, values):
+        """Persist `values` as the whole object, then keep them."""
         if self.path:
             write_atomic(self.path, json.dumps(values).encode())
         self.values = values
+
+
+class Settings(StateFile):
+    """The agent's key/value settings, STATE/settings.json."""
+
+    def __init__(self, state_dir=None):
+        self.state_dir = state_dir  # None: in memory only
+        super().__init__(state_dir and state_dir + "/" + FILENAME, "settings file")
+        # The discovery endpoint reference must stay the same across restarts (checklist 7,
+        # 8.5 GetEndpointReference): made once, on first start.
+        if "endpoint_uuid" not in self.values:
+            self.update(endpoint_uuid=uuid4())

@@ -18,10 +18,8 @@ RebootNeeded: lwIP aborts every TCP connection bound to the old address, which w
 response to the very request that asked for it; the client reboots the device (SystemReboot).
 """
 
-import json
 
-from agent.compat import write_atomic
-from agent.settings import read_state
+from agent.settings import StateFile
 from hal.net.base import NetworkBackend, NetworkError
 
 FILENAME = "network.json"
@@ -80,9 +78,7 @@ class MachineNetwork(NetworkBackend):
             except ImportError:  # a port without networking: nothing to report or change
                 network_module = None
         self.network = network_module
-        self.path = state_dir + "/" + FILENAME if state_dir else None
-        saved = self.path and read_state(self.path, "network state file", json.loads)
-        self.saved = saved if isinstance(saved, dict) else {}
+        self.saved = StateFile(state_dir and state_dir + "/" + FILENAME, "network state file")
         self.nics = find_interfaces(network_module) if network_module is not None else []
         self.can_apply = bool(self.nics)
         self._apply_saved()
@@ -101,20 +97,13 @@ class MachineNetwork(NetworkBackend):
         """[address, netmask, gateway, dns] the agent set on `token`, or None (DHCP)."""
         return self.saved.get("static", {}).get(token)
 
-    def _write(self, **changes):
-        values = dict(self.saved)
-        values.update(changes)
-        if self.path:
-            write_atomic(self.path, json.dumps(values).encode())
-        self.saved = values
-
     def _save_static(self, token, config):
         static = dict(self.saved.get("static", {}))
         if config is None:
             static.pop(token, None)
         else:
             static[token] = config
-        self._write(static=static)
+        self.saved.update(static=static)
 
     def _find(self, token):
         """(token, type, interface object) of interface `token`."""
@@ -233,7 +222,7 @@ class MachineNetwork(NetworkBackend):
         if not hasattr(self.network, "hostname"):
             raise NetworkError(None, "this firmware cannot set the host name")
         self.network.hostname(name)
-        self._write(hostname=name)
+        self.saved.update(hostname=name)
 
     def set_hostname_from_dhcp(self, on):
         raise NetworkError(None, "MicroPython takes no host name from DHCP")
@@ -245,8 +234,7 @@ class MachineNetwork(NetworkBackend):
         """Hard: DHCP and the firmware's host name after the restart; soft keeps the network
         (checklist 8.4 #8)."""
         if hard:
-            self.saved = {}
-            self._write()
+            self.saved.replace({})
 
     def close(self):
         pass

@@ -11,8 +11,8 @@ The simulated DHCP server hands out 192.168.1.x/24 (x from the MAC), gateway and
 
 import json
 
-from agent.compat import sha256, write_atomic
-from agent.settings import read_state
+from agent.compat import sha256
+from agent.settings import StateFile
 
 from .base import ETHERNET, NetworkBackend, NetworkError
 
@@ -72,11 +72,9 @@ class SimNetwork(NetworkBackend):
 
     def __init__(self, board, state_dir=None, seed=None):
         self.board = board
-        self.path = state_dir and state_dir + "/" + FILENAME
         self.seed = seed or state_dir or board["name"]
-        self.state = read_state(self.path, "network state", json.loads) if self.path else None
-        if not isinstance(self.state, dict):
-            self.state = self._defaults()
+        self.file = StateFile(state_dir and state_dir + "/" + FILENAME, "network state")
+        self.state = self.file.values or self._defaults()
 
     def _defaults(self):
         return {"interfaces": [default_interface(default_mac(self.seed))],
@@ -86,8 +84,7 @@ class SimNetwork(NetworkBackend):
                 "gateway": {"ipv4": [], "ipv6": []}}
 
     def _save(self, changed=False):
-        if self.path:
-            write_atomic(self.path, json.dumps(self.state).encode())
+        self.file.replace(self.state)
         if changed and self.on_change is not None:
             self.on_change()
 
