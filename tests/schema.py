@@ -1,7 +1,7 @@
 """Offline validation of SOAP 1.2 messages against the official ONVIF schemas (CPython tests only).
 
 Every message the agent sends must validate against the schemas IEC 60839-11-31 Annex B names.
-The shared folder holds them with all their imports (see shared/onvif/README.md), so nothing is
+tests/shared holds them with all their imports (see tests/shared/onvif/README.md), so nothing is
 fetched from the network (`allow="local"`).
 
 All schemas go into ONE XSD 1.1 schema set (ONVIF needs the 1.1 UPA relaxation): SOAP envelope,
@@ -63,8 +63,10 @@ _FAULTS = weakref.WeakKeyDictionary()
 
 
 def shared_dir() -> pathlib.Path:
-    """The shared folder: $ONVIF_SHARED, else <repo>/../shared."""
-    default = pathlib.Path(__file__).resolve().parents[2] / "shared"
+    """The folder holding onvif/: $ONVIF_SHARED, else the copy in tests/shared (the official
+    files unchanged, as their licence asks; see its README), so a checkout anywhere, as CI
+    clones it, validates without ../shared beside it."""
+    default = pathlib.Path(__file__).resolve().parent / "shared"
     path = pathlib.Path(os.environ.get("ONVIF_SHARED") or default)
     if not (path / "onvif" / "uri-map.json").is_file():
         raise FileNotFoundError(
