@@ -19,6 +19,7 @@ DAYLIGHT_SAVINGS = "daylight_savings"
 TIMEZONE = "timezone"
 NTP_SERVERS = "ntp_servers"      # manual servers: addresses or DNS names (8.3 #6, #7)
 NTP_FROM_DHCP = "ntp_from_dhcp"  # also use the servers DHCP names
+MAX_NTP_SERVERS = 4             # the NTP capability (8.2.1): servers SetNTP accepts
 MODES = ("Manual", "NTP")
 DEFAULT_TIMEZONE = "UTC0"
 # Checklist 8.7: set on every NTP synchronisation or SetSystemDateAndTime.

@@ -7,6 +7,7 @@ shared/design/micropython-subset.md; this module may, because it only ever tries
 import errno
 import os
 import re
+import sys
 import time
 
 try:  # MicroPython
@@ -448,3 +449,24 @@ def restart_process(argv):
     sys.stdout.flush()
     sys.stderr.flush()
     execv(sys.executable, [sys.executable, "-m", "agent"] + list(argv))
+
+
+# A board keeps the code of every module it imported in its RAM: the cold operation groups
+# (agent.services.Service.cold) are let go again after each use there, not on CPython.
+FORGET_COLD = sys.implementation.name == "micropython"
+
+
+def load_cold(name, forget=FORGET_COLD):
+    """Module `name`, imported. With `forget`, it and every module its import brought in are
+    dropped from sys.modules and their packages at once: the caller's reference keeps them
+    alive for as long as it is used, then the collector reclaims their code (issue 9)."""
+    before = set(sys.modules)
+    __import__(name)
+    module = sys.modules[name]
+    if forget:
+        for loaded in [key for key in sys.modules if key not in before]:
+            del sys.modules[loaded]
+            package, _, leaf = loaded.rpartition(".")
+            if package in sys.modules:
+                sys.modules[package].__dict__.pop(leaf, None)
+    return module

@@ -33,7 +33,6 @@ MAX_LABEL = 63
 MAX_MANUAL_ADDRESSES = 8   # per family and interface: a bound on what one request can add
 MAX_DNS_SERVERS = 4
 MAX_SEARCH_DOMAINS = 6     # glibc's resolv.conf limit
-MAX_NTP_SERVERS = 4        # the NTP capability (8.2.1): servers SetNTP accepts
 MAX_GATEWAYS = 4
 IPV6_DHCP_MODES = ("Auto", "Stateful", "Stateless", "Off")
 DUPLEX = ("Full", "Half")

@@ -5,6 +5,7 @@ generated table in agent/operations.py, so an unimplemented operation is simply 
 (answered with ActionNotSupported by agent.app).
 """
 
+from ..compat import load_cold
 from ..soap import sender
 
 TT = "http://www.onvif.org/ver10/schema"
@@ -21,9 +22,20 @@ class Service:
     namespace = ""    # WSDL target namespace, announced by GetServices
     declare = ()      # namespaces its responses use, declared once on the Envelope
     version = SPEC_VERSION
+    # Operation groups loaded only when called, and on a board let go again after the call
+    # (issue 9: RAM): ((module, ColdGroup class, " OpA OpB "), ...). Capabilities must never
+    # need them. tests/test_cold_groups.py checks each names exactly its group's operations.
+    cold = ()
 
     def __init__(self, device):
         self.device = device
+
+    def __getattr__(self, name):
+        """Reached only for a name the service lacks: an operation of a cold group."""
+        for module, group, names in self.cold:
+            if " " + name + " " in names:
+                return getattr(getattr(load_cold(module), group)(self), name)
+        raise AttributeError(name)
 
     def write_capabilities(self, w):
         """Write the service's own capabilities element (e.g. tmd:Capabilities)."""
@@ -39,6 +51,17 @@ class Service:
             self.write_capabilities(w)
             w.end()
         return write
+
+
+class ColdGroup:
+    """Operations of a service kept out of RAM until called (Service.cold). They run as if they
+    were the service's methods: what a group does not define itself is the service's."""
+
+    def __init__(self, service):
+        self.service = service
+
+    def __getattr__(self, name):
+        return getattr(self.service, name)
 
 
 def parse_boolean(text, what):

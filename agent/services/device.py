@@ -15,6 +15,7 @@ HardwareId is the board file's "hardware_id", else "board/hal".
 """
 
 from .. import __version__
+from ..clock import MAX_NTP_SERVERS
 from ..soap import SoapFault, sender
 from . import SPEC_VERSION, TT, Service, parse_boolean, required
 from .aux_ops import AuxiliaryOperations
@@ -23,7 +24,6 @@ from .deviceio import RelayOperations, empty_response, parse_relay_settings, tok
 from .ipfilter_ops import IPFilterOperations
 from .log_ops import LogOperations
 from .maintenance_ops import HTTP_SYSTEM_CAPABILITIES, MaintenanceOperations
-from .network_ops import NetworkOperations
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -60,7 +60,7 @@ def write_version(w, ns, name, version):
 
 
 class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, DateTimeOperations,
-                    MaintenanceOperations, NetworkOperations, RelayOperations, Service):
+                    MaintenanceOperations, RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -69,9 +69,37 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
     declare = (TDS, TT)
     category = "Device"
 
+    cold = (("agent.services.network_ops", "NetworkOperations",
+             " GetHostname SetHostname SetHostnameFromDHCP GetDNS SetDNS GetNTP SetNTP"
+             " GetNetworkInterfaces SetNetworkInterfaces GetNetworkProtocols SetNetworkProtocols"
+             " GetNetworkDefaultGateway SetNetworkDefaultGateway GetZeroConfiguration"
+             " SetZeroConfiguration GetDot11Capabilities GetDot11Status"
+             " ScanAvailableDot11Networks "),)
+
     def __init__(self, device, others=()):
         super().__init__(device)
         self.services = (self,) + tuple(others)
+
+    @property
+    def backend(self):
+        """The board's network backend (hal.net); None on a device built bare."""
+        return getattr(self.device, "network", None)
+
+    def network_capabilities(self):
+        """(name, value) of the tds:Capabilities Network attributes (8.2.1)."""
+        b = self.backend
+        has = b is not None
+        applies = has and b.can_apply
+        # DynDNS and Dot11Configuration stay false: no Get/SetDynamicDNS and no 802.11
+        # operations are implemented (8.3 #8, #9, #22), whatever a backend could do.
+        return [("IPFilter", True),
+                ("ZeroConfiguration", has and b.zero_configuration),
+                ("IPVersion6", has and b.ipv6),
+                ("DynDNS", False),
+                ("Dot11Configuration", False),
+                ("HostnameFromDHCP", applies and b.hostname_from_dhcp),
+                ("NTP", MAX_NTP_SERVERS),
+                ("DHCPv6", applies and b.dhcpv6)]
 
     @property
     def tls(self):

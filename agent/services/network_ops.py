@@ -1,6 +1,7 @@
 """The network operations of the device service (checklist 8.3 #1-#17 and #22, issue 8).
 
-A mixin of agent.services.device.DeviceService over `device.network`, the board's network
+A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService, loaded
+when one of its operations is called, over `device.network`, the board's network
 backend (hal.net); the rules every backend shares (validation, faults) live in agent.network.
 Without a backend (a Device built bare, as older tests do) the Get* operations report what the
 agent itself knows (the host name, no interfaces) and every Set* is ActionNotSupported.
@@ -9,9 +10,9 @@ and the NTP client; the listening ports are the CLI's `device.protocols` (agent.
 """
 
 from .. import network
-from ..clock import NTP_SERVERS
+from ..clock import MAX_NTP_SERVERS, NTP_SERVERS
 from ..soap import SoapFault, sender
-from . import TT, parse_boolean, required
+from . import TT, ColdGroup, parse_boolean, required
 from .deviceio import TDS, empty_response
 
 NTP_FROM_DHCP = "ntp_from_dhcp"
@@ -113,33 +114,11 @@ def _token(request):
     return (required(request, TDS, "InterfaceToken").text or "").strip()
 
 
-class NetworkOperations:
+class NetworkOperations(ColdGroup):
     """Host name, DNS, NTP, interfaces, protocols, gateway, zero configuration, 802.11."""
-
-    @property
-    def backend(self):
-        return getattr(self.device, "network", None)
 
     def _applying(self):
         return network.applying(self.backend)
-
-    # -- capabilities (8.2.1 Network) -------------------------------------------------------
-
-    def network_capabilities(self):
-        """(name, value) of the tds:Capabilities Network attributes."""
-        b = self.backend
-        has = b is not None
-        applies = has and b.can_apply
-        # DynDNS and Dot11Configuration stay false: no Get/SetDynamicDNS and no 802.11
-        # operations are implemented (8.3 #8, #9, #22), whatever a backend could do.
-        return [("IPFilter", True),
-                ("ZeroConfiguration", has and b.zero_configuration),
-                ("IPVersion6", has and b.ipv6),
-                ("DynDNS", False),
-                ("Dot11Configuration", False),
-                ("HostnameFromDHCP", applies and b.hostname_from_dhcp),
-                ("NTP", network.MAX_NTP_SERVERS),
-                ("DHCPv6", applies and b.dhcpv6)]
 
     # -- 8.3 #1-#3 host name ---------------------------------------------------------------
 
@@ -240,7 +219,7 @@ class NetworkOperations:
             server = network.parse_network_host(element)
             if server not in servers:
                 servers.append(server)
-        network.bounded(servers, network.MAX_NTP_SERVERS, "NTP servers")
+        network.bounded(servers, MAX_NTP_SERVERS, "NTP servers")
         b = self.backend
         dhcp_servers = b.dhcp_ntp_servers() if from_dhcp and b is not None else []
         # 8.3 #7: the clock runs on NTP, so it must keep a server (SetSystemDateAndTime

@@ -1,0 +1,3 @@
+"""Brought in only by tests/cold_fixture.py."""
+
+VALUE = 41
