@@ -3,15 +3,17 @@ the device, a pulse reaching the HAL, the forgery guard, escaping and the CSP ha
 
 import binascii
 import json
+import sys
 import unittest
 
-from agent import log
+from agent import compat, log
 from agent.compat import sha256
 from agent.eventstore import EventStore
 from agent.ringstore import RingStore
 from agent.systemlog import ACCESS
 from agent.services import status_markup
-from agent.services.status_page import BISTABLE_PULSE_MS, RECENT
+from agent.services.status_page import (BISTABLE_PULSE_MS, PULSE_HEADER, PULSE_PATH, RECENT,
+                                        STATE_PATH)
 from agent.topics import PROCESSOR_USAGE
 from tests.iofakes import BOARD, advance, make_device
 from tests.soapclient import InMemoryClient
@@ -19,6 +21,7 @@ from tests.support import Quiet, remove_tree, scratch_dir
 from tests.test_auth import Caller
 
 PAGE, STATE, PULSE = "/", "/status/state", "/status/pulse"
+MARKUP = "agent.services.status_markup"
 JSON = "application/json"
 PAGE_HEADER = [("X-Status-Page", "pulse")]
 HOSTILE = '<img src=x onerror="alert(1)"></td><script>alert(2)</script>&amp;'
@@ -119,6 +122,13 @@ class PageTest(StatusCase):
         self.assertTrue("frame-ancestors 'none'" in csp, csp)
         self.assertEqual(response.headers["cache-control"], "no-store")
 
+    def test_a_board_lets_the_markup_go_after_serving_it(self):
+        sys.modules.pop(MARKUP, None)
+        self.request(PAGE, "admin")
+        self.assertEqual(MARKUP in sys.modules, not compat.FORGET_COLD)
+        self.request(STATE, "admin")  # the polled state needs no markup
+        self.assertEqual(MARKUP in sys.modules, not compat.FORGET_COLD)
+
     def test_the_csp_hashes_are_those_of_the_inline_script_and_style(self):
         for tag, source in (("script", status_markup.SCRIPT_HASH),
                             ("style", status_markup.STYLE_HASH)):
@@ -129,9 +139,9 @@ class PageTest(StatusCase):
 
     def test_the_script_uses_the_served_paths_and_header(self):
         script = element("script")
-        for name in (STATE, PULSE, status_markup.PULSE_HEADER):
+        for name in (STATE, PULSE, PULSE_HEADER):
             self.assertTrue(('"%s"' % name).encode() in script, name)
-        self.assertEqual((status_markup.STATE_PATH, status_markup.PULSE_PATH), (STATE, PULSE))
+        self.assertEqual((STATE_PATH, PULSE_PATH), (STATE, PULSE))
 
     def test_the_script_never_parses_device_text_as_markup(self):
         script = element("script")

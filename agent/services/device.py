@@ -21,9 +21,6 @@ from . import SPEC_VERSION, TT, Service, parse_boolean, required
 from .aux_ops import AuxiliaryOperations
 from .datetime_ops import DateTimeOperations
 from .deviceio import RelayOperations, empty_response, parse_relay_settings, token_of
-from .ipfilter_ops import IPFilterOperations
-from .log_ops import LogOperations
-from .maintenance_ops import HTTP_SYSTEM_CAPABILITIES, MaintenanceOperations
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 
@@ -39,6 +36,12 @@ _SECTION_ORDER = ("Device", "Events", "Extension")
 # SystemCapabilities lists every spec version the device follows (checklist 8.2 schema trap:
 # at least one). 2.60 is the ONVIF numbering older clients compare against.
 SUPPORTED_VERSIONS = (SPEC_VERSION, (2, 60))
+
+# The HTTP capabilities of checklist 8.2.1 System (tds attributes, and tt:SystemCapabilities'
+# Extension in GetCapabilities): GetSystemUris' downloads and StartSystemRestore
+# (agent.services.maintenance_ops, agent.services.system_http), no firmware.
+HTTP_SYSTEM_CAPABILITIES = (("HttpFirmwareUpgrade", False), ("HttpSystemBackup", True),
+                            ("HttpSystemLogging", True), ("HttpSupportInformation", True))
 
 
 def device_information(device):
@@ -59,8 +62,7 @@ def write_version(w, ns, name, version):
     w.end()
 
 
-class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, DateTimeOperations,
-                    MaintenanceOperations, RelayOperations, Service):
+class DeviceService(AuxiliaryOperations, DateTimeOperations, RelayOperations, Service):
     """The device service; `others` are the further services it announces."""
 
     key = "device"
@@ -74,7 +76,13 @@ class DeviceService(AuxiliaryOperations, LogOperations, IPFilterOperations, Date
              " GetNetworkInterfaces SetNetworkInterfaces GetNetworkProtocols SetNetworkProtocols"
              " GetNetworkDefaultGateway SetNetworkDefaultGateway GetZeroConfiguration"
              " SetZeroConfiguration GetDot11Capabilities GetDot11Status"
-             " ScanAvailableDot11Networks "),)
+             " ScanAvailableDot11Networks "),
+            ("agent.services.maintenance_ops", "MaintenanceOperations",
+             " GetSystemUris StartSystemRestore SetSystemFactoryDefault SystemReboot "),
+            ("agent.services.log_ops", "LogOperations",
+             " GetSystemLog GetSystemSupportInformation "),
+            ("agent.services.ipfilter_ops", "IPFilterOperations",
+             " GetIPAddressFilter SetIPAddressFilter AddIPAddressFilter RemoveIPAddressFilter "))
 
     def __init__(self, device, others=()):
         super().__init__(device)

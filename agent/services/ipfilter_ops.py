@@ -1,12 +1,12 @@
 """The IP address filter operations of the device service (checklist 8.3 #18-#21, issue 8).
 
-A mixin of agent.services.device.DeviceService; the rules and faults live in agent.ipfilter.
+A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService; the rules and faults live in agent.ipfilter.
 The filter lives in the device's settings, which the HTTP servers' own IPFilter reads on every
 accepted connection, so a change here applies to the next connection.
 """
 
 from ..ipfilter import IPFilter
-from . import TT, required
+from . import TT, ColdGroup, required
 from .deviceio import TDS, empty_response
 
 
@@ -25,7 +25,7 @@ def _parse(request):
             _entries(request_filter, "IPv6Address"))
 
 
-class IPFilterOperations:
+class IPFilterOperations(ColdGroup):
     """GetIPAddressFilter, SetIPAddressFilter, AddIPAddressFilter, RemoveIPAddressFilter."""
 
     def GetIPAddressFilter(self, request, ctx):

@@ -10,7 +10,7 @@ from .. import __version__
 from ..compat import monotonic_ms
 from ..soap import sender
 from ..systemlog import ACCESS, STARTED_MS, SYSTEM
-from . import TT, required
+from . import TT, ColdGroup, required
 from .deviceio import TDS
 
 _LOGS = {"System": SYSTEM, "Access": ACCESS}  # tt:SystemLogType
@@ -29,7 +29,7 @@ def _string_response(response, name, text):
     return write
 
 
-class LogOperations:
+class LogOperations(ColdGroup):
     """GetSystemLog, GetSystemSupportInformation."""
 
     def GetSystemLog(self, request, ctx):

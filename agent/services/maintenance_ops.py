@@ -1,6 +1,6 @@
 """System maintenance operations of the device service (checklist 8.4 #2, #5, #8, #13).
 
-A mixin of agent.services.device.DeviceService. SetSystemFactoryDefault and StartSystemRestore's
+A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService. SetSystemFactoryDefault and StartSystemRestore's
 upload stage their work in the journal (agent.maintenance) before answering, so a failed write
 is a fault and not a false success; every restart comes from a loop timer after the response.
 
@@ -13,15 +13,11 @@ atomically with a rollback when the new one fails to start, which the issue requ
 from .. import log
 from ..maintenance import EXPECTED_DOWN_TIME
 from ..soap import SoapFault, sender
-from . import TT, required
+from . import TT, ColdGroup, required
 from .deviceio import TDS, empty_response
 from .system_http import BACKUP_PATH, LOG_PATHS, RESTORE_PATH, SUPPORT_PATH
 
 FACTORY_DEFAULTS = ("Hard", "Soft")  # tt:FactoryDefaultType
-# The HTTP capabilities of checklist 8.2.1 System (tds attributes, and tt:SystemCapabilities'
-# Extension in GetCapabilities): GetSystemUris' downloads and StartSystemRestore, no firmware.
-HTTP_SYSTEM_CAPABILITIES = (("HttpFirmwareUpgrade", False), ("HttpSystemBackup", True),
-                            ("HttpSystemLogging", True), ("HttpSupportInformation", True))
 REBOOT_MESSAGE = "Restarting"
 
 
@@ -30,7 +26,7 @@ def _staging_failed(exc):
     return SoapFault("Receiver", "Action", reason="the device could not save the change")
 
 
-class MaintenanceOperations:
+class MaintenanceOperations(ColdGroup):
     """GetSystemUris, StartSystemRestore, SetSystemFactoryDefault, SystemReboot."""
 
     def GetSystemUris(self, request, ctx):

@@ -10,12 +10,6 @@ the state once a second; `location.origin`, not a relative URL: a page opened as
 http://user:password@host/ would hand its credentials to fetch(), which refuses such URLs.
 """
 
-# The paths and the header the script uses (tests check the page names these).
-STATE_PATH = "/status/state"
-PULSE_PATH = "/status/pulse"
-# The header a pulse request must carry (agent.services.status_page: the forgery guard).
-PULSE_HEADER = "X-Status-Page"
-
 PAGE = b"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">

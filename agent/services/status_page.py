@@ -14,20 +14,29 @@ header of its own (agent.http already answers those three types 415); a cross-si
 sending a JSON type or a custom header needs a CORS preflight (OPTIONS), which the device never
 grants. So a pulse requires Content-Type application/json AND the X-Status-Page header, and is
 refused when an Origin header names another origin than the one addressed.
+
+The markup (agent.services.status_markup) is loaded for each GET of the page and, on a board,
+let go again after it, as the cold operation groups are (agent.services.Service.cold): a page
+opened once per visit should not hold a door controller's RAM. The state its script polls every
+second is answered from here, without loading anything.
 """
 
 import json
 
+from ..compat import load_cold
 from ..datetimes import format_datetime
 from ..operations import ACTUATE, READ_SYSTEM_SENSITIVE
 from ..replies import Reply, text_reply
 from ..soap import SoapFault
 from ..topics import LIVE_ONLY
 from .device import device_information
-from .status_markup import CSP, PAGE, PULSE_HEADER, PULSE_PATH, STATE_PATH
 from .system_http import Resource
 
 PAGE_PATH = "/"
+# The paths and the header the page's script uses (tests check the page names these).
+STATE_PATH = "/status/state"
+PULSE_PATH = "/status/pulse"
+PULSE_HEADER = "X-Status-Page"  # a pulse request must carry it: the forgery guard
 RECENT = 20  # events the page lists, newest first
 BISTABLE_PULSE_MS = 1000  # a bistable relay has no DelayTime: the page's pulse lasts 1 s
 NO_STORE = ("Cache-Control", "no-store")
@@ -98,8 +107,9 @@ class PageResource(Resource):
     access = READ_SYSTEM_SENSITIVE
 
     def http(self, request, ctx):
-        return Reply(200, lambda sink: sink(PAGE), "text/html; charset=utf-8",
-                     [("Content-Security-Policy", CSP), NO_STORE,
+        markup = load_cold("agent.services.status_markup")
+        return Reply(200, lambda sink: sink(markup.PAGE), "text/html; charset=utf-8",
+                     [("Content-Security-Policy", markup.CSP), NO_STORE,
                       ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")])
 
 

@@ -4,16 +4,17 @@ one-time upload URI of a restore.
 
 agent.app serves an object with `http(request, ctx)` as a plain HTTP resource: same paths
 table, same authentication (HTTP Digest; a UsernameToken needs a SOAP envelope) and the access
-class of the SOAP operation each one stands for (Table 7), but no SOAP around the body.
+class of the SOAP operation each one stands for (Table 7), but no SOAP around the body. The
+backup format and the support information are loaded when asked for, as the cold operation
+groups are (agent.services.Service.cold).
 """
 
 from .. import log
-from ..backup import CONFIG, BadArchive, make_archive, read_archive
+from ..compat import load_cold
 from ..datetimes import format_datetime
 from ..operations import READ_SYSTEM_SECRET, UNRECOVERABLE
 from ..replies import Reply, text_reply
 from ..systemlog import ACCESS, SYSTEM
-from .log_ops import support_information
 
 BACKUP_PATH = "/onvif/system/backup"
 LOG_PATHS = (("System", "/onvif/system/log/system"), ("Access", "/onvif/system/log/access"))
@@ -47,7 +48,7 @@ class BackupResource(Resource):
 
     def http(self, request, ctx):
         now = self.device.time()
-        data = make_archive(self.device, now)
+        data = load_cold("agent.backup").make_archive(self.device, now)
         self.device.bus.set_property(BACKUP_TOPIC, [], [("Status", format_datetime(now))])
         return Reply(200, lambda sink: sink(data), "application/octet-stream", [
             ("Content-Disposition", 'attachment; filename="onvif-agent-backup.json"')])
@@ -66,13 +67,14 @@ class RestoreResource(Resource):
         maintenance = self.device.maintenance
         if not maintenance.take_upload(ctx.resource):
             return text_reply(404, "Unknown or expired upload URI: call StartSystemRestore\n")
+        backup = load_cold("agent.backup")
         try:
-            settings = read_archive(request.body, self.device)
-        except BadArchive as exc:
+            settings = backup.read_archive(request.body, self.device)
+        except backup.BadArchive as exc:
             log.warning("system restore refused: %s", exc)
             return text_reply(415, "Not a usable backup archive: %s\n" % exc)
         try:
-            maintenance.restore(settings, CONFIG)
+            maintenance.restore(settings, backup.CONFIG)
         except OSError as exc:  # the device's fault, not the file's (checklist 8.4 #5: 500)
             log.error("system restore failed: %s", exc)
             return text_reply(500, "The device could not stage the restore\n")
@@ -82,6 +84,7 @@ class RestoreResource(Resource):
 def system_resources(device):
     """Every resource GetSystemUris and StartSystemRestore hand out."""
     return [BackupResource(device), RestoreResource(device),
-            Resource(device, SUPPORT_PATH, lambda: support_information(device)),
+            Resource(device, SUPPORT_PATH,
+                     lambda: load_cold("agent.services.log_ops").support_information(device)),
             Resource(device, LOG_PATHS[0][1], SYSTEM.text),
             Resource(device, LOG_PATHS[1][1], ACCESS.text)]
