@@ -18,6 +18,8 @@ from hal.base import DEFAULT_DEBOUNCE_MS, PARITIES, SERIAL_TYPES, SerialPort
 
 from .errors import ConfigError, Sentinel
 from .monitoring import SENSORS
+from .services.aux_ops import MAX_AUXILIARY_COMMAND
+from .settings import read_json_file
 
 DEFAULT_BOARD = "desktop"
 
@@ -200,8 +202,6 @@ SERIAL_FIELDS = (
 )
 
 
-# tt:AuxiliaryData is at most 128 characters (checklist 8.6 SendAuxiliaryCommand).
-MAX_AUXILIARY_COMMAND = 128
 MAX_AUXILIARY_COMMANDS = 16
 # The tt: prefix is reserved for the commands ONVIF defines (devicemgmt.wsdl,
 # SendAuxiliaryCommand): a board may offer these, never invent its own tt: command.
@@ -492,18 +492,6 @@ def find_board(name_or_path):
             pass
     raise ConfigError("no board named %r (looked in %s)" % (name_or_path,
                                                               ", ".join(board_dirs())))
-
-
-def read_json_file(path, what):
-    """The JSON value in the file at `path` (`what`: "board file", "settings file"); a missing,
-    unreadable or malformed file is one ConfigError naming it."""
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except OSError as exc:
-        raise ConfigError("cannot read %s %s: %s" % (what, path, exc))
-    except ValueError as exc:
-        raise ConfigError("%s %s is not valid JSON: %s" % (what, path, exc))
 
 
 def load_board(name_or_path=DEFAULT_BOARD):

@@ -16,9 +16,10 @@ wiring `onvif-agent` uses, with HTTPS off: no TLS server runs on a microcontroll
 import time
 
 from . import compat, log
-from .board import load_board, read_json_file
+from .compat import load_cold
 from .discovery import PORT
 from .errors import ConfigError
+from .settings import read_json_file
 from .startup import Agent, listening_ports
 
 SETTINGS_FILE = "settings.json"
@@ -100,7 +101,8 @@ def prepare(path=SETTINGS_FILE):
         join_wifi(network, settings["wifi_ssid"], settings["wifi_password"])
     else:
         log.warning("Wi-Fi: no wifi_ssid in %s: the network stays as the firmware has it", path)
-    agent = Agent(load_board(settings["board"]), settings["state_dir"])
+    # The board file's reader and checks are needed only to start: a board lets them go.
+    agent = Agent(load_cold("agent.board").load_board(settings["board"]), settings["state_dir"])
     agent.open_state()
     agent.build()
     return agent, settings

@@ -5,9 +5,22 @@ import os
 
 from . import log
 from .compat import write_atomic
+from .errors import ConfigError
 from .ids import uuid4
 
 FILENAME = "settings.json"
+
+
+def read_json_file(path, what):
+    """The JSON value in the file at `path` (`what`: "board file", "settings file"); a missing,
+    unreadable or malformed file is one ConfigError naming it."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except OSError as exc:
+        raise ConfigError("cannot read %s %s: %s" % (what, path, exc))
+    except ValueError as exc:
+        raise ConfigError("%s %s is not valid JSON: %s" % (what, path, exc))
 
 
 def read_state(path, what, parse):

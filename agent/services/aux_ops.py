@@ -7,10 +7,13 @@ has no auxiliary capability: the operation then answers ActionNotSupported, neve
 success.
 """
 
-from ..board import MAX_AUXILIARY_COMMAND
 from ..soap import SoapFault, sender
 from . import TT, required
 from .deviceio import TDS, empty_response
+
+# tt:AuxiliaryData is at most 128 characters (checklist 8.6 SendAuxiliaryCommand); agent.board
+# holds a board file's commands to it.
+MAX_AUXILIARY_COMMAND = 128
 
 
 class AuxiliaryOperations:
