@@ -17,10 +17,10 @@ bounded by MAX_LENGTH characters and MAX_DEPTH nested groups, so hostile input c
 never a RecursionError.
 """
 
+from .topics import ITEM_FILTER
 from .wsnfaults import wsn_fault
 from .xmlparse import is_ncname
 
-ITEM_FILTER = "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter"
 TT = "http://www.onvif.org/ver10/schema"
 
 MAX_LENGTH = 1024  # characters of one expression; real filters are under 200

@@ -11,12 +11,10 @@ expression, no recursion, and bounded by MAX_LENGTH, MAX_PATHS and MAX_SEGMENTS.
 """
 
 from .bus import TNS1
+from .topics import CONCRETE, TOPIC_DIALECTS
 from .wsnfaults import wsn_fault
 from .xmlparse import is_ncname
 
-CONCRETE = "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete"
-CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
-DIALECTS = (CONCRETE_SET, CONCRETE)
 
 MAX_LENGTH = 1024   # characters of one expression; ours are ~30, a full ConcreteSet of all ~300
 MAX_PATHS = 32      # '|'-separated paths of a ConcreteSet
@@ -53,7 +51,7 @@ def parse_topic_expression(text, dialect, nsmap, topics, now):
     (including paths in another namespace): TopicNotSupportedFault.
     """
     dialect = dialect.strip(_SPACE)  # xs:anyURI collapses whitespace
-    if dialect not in DIALECTS:
+    if dialect not in TOPIC_DIALECTS:
         raise wsn_fault("TopicExpressionDialectUnknownFault",
                         "topic expression dialect not supported", now)
 

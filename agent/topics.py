@@ -13,6 +13,12 @@ WSTOP = "http://docs.oasis-open.org/wsn/t-1"
 XS = "http://www.w3.org/2001/XMLSchema"
 TOPIC_NAMESPACE_LOCATION = "http://www.onvif.org/onvif/ver10/topics/topicns.xml"
 MESSAGE_SCHEMA_LOCATION = "http://www.onvif.org/onvif/ver10/schema/onvif.xsd"
+# The filter dialects GetEventProperties offers; their parsers (agent.topicfilter,
+# agent.itemfilter) are loaded only when a subscription names a filter.
+CONCRETE = "http://docs.oasis-open.org/wsn/t-1/TopicExpression/Concrete"
+CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
+TOPIC_DIALECTS = (CONCRETE_SET, CONCRETE)
+ITEM_FILTER = "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter"
 
 
 class Topic:

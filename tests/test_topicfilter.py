@@ -6,8 +6,8 @@ import unittest
 from agent.bus import TNS1, EventBus
 from agent.replies import fault_reply
 from agent.soap import SOAP12, SoapFault
-from agent.topicfilter import (CONCRETE, CONCRETE_SET, DIALECTS, MAX_LENGTH, MAX_PATHS,
-                               MAX_SEGMENTS, parse_topic_expression)
+from agent.topicfilter import MAX_LENGTH, MAX_PATHS, MAX_SEGMENTS, parse_topic_expression
+from agent.topics import CONCRETE, CONCRETE_SET, TOPIC_DIALECTS
 from agent.wsnfaults import WSNT, WSRF_BF, WSRF_R, wsn_fault
 from agent.xmltree import parse
 from agent.xmlwrite import XML_NS
@@ -152,7 +152,7 @@ class FaultTest(unittest.TestCase):
                              "TopicExpressionDialectUnknownFault", dialect)
 
     def test_dialect_whitespace_is_collapsed(self):
-        self.assertEqual(DIALECTS, (CONCRETE_SET, CONCRETE))
+        self.assertEqual(TOPIC_DIALECTS, (CONCRETE_SET, CONCRETE))
         self.assertEqual(selected("tns1:EventBuffer/Begin", " %s\n" % CONCRETE),
                          ["EventBuffer/Begin"])
 

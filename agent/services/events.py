@@ -8,17 +8,16 @@ WS-Addressing Action of the WSDL and RelatesTo the request's MessageID when it h
 
 from ..datetimes import format_datetime, parse_datetime
 from ..durations import format_duration, parse_duration
+from ..compat import load_cold
 from ..ids import uuid4
-from ..itemfilter import ITEM_FILTER, parse_item_filter
 from ..notification import WSA, WSNT, write_notification
 from ..errors import ConsumerRefused
 from ..replies import Deferred
 from ..soap import SoapFault, write_envelope
 from ..subscriptions import (DEFAULT_TERMINATION_S, MAX_MESSAGE_LIMIT, MAX_PULL_POINTS,
                              MAX_PUSH_SUBSCRIPTIONS, MAX_TERMINATION_S, MAX_TIMEOUT_MS)
-from ..topicfilter import DIALECTS, parse_topic_expression
-from ..topics import (MESSAGE_SCHEMA_LOCATION, TOPIC_NAMESPACE_LOCATION, device_topics,
-                      write_topic_set)
+from ..topics import (ITEM_FILTER, MESSAGE_SCHEMA_LOCATION, TOPIC_DIALECTS,
+                      TOPIC_NAMESPACE_LOCATION, device_topics, write_topic_set)
 from ..wsnfaults import WSRF_R, wsn_fault
 from ..xmlwrite import XmlWriter
 from . import TT, Service, parse_boolean, required
@@ -117,7 +116,7 @@ class EventService(EventsBase):
             w.leaf(TEV, "TopicNamespaceLocation", TOPIC_NAMESPACE_LOCATION)
             w.leaf(WSNT, "FixedTopicSet", True)
             write_topic_set(w, topics)
-            for dialect in DIALECTS:
+            for dialect in TOPIC_DIALECTS:
                 w.leaf(WSNT, "TopicExpressionDialect", dialect)
             w.leaf(TEV, "MessageContentFilterDialect", ITEM_FILTER)
             w.leaf(TEV, "MessageContentSchemaLocation", MESSAGE_SCHEMA_LOCATION)
@@ -165,11 +164,14 @@ class EventService(EventsBase):
         if filter_element is not None:
             for child in filter_element.children:
                 dialect = child.get("Dialect", "").strip()
+                # The parsers are loaded only here, and a board lets them go again: the
+                # subscription keeps what it needs of them (compat.load_cold, issue 9).
                 if (child.ns, child.name) == (WSNT, "TopicExpression"):
-                    topic_filter = parse_topic_expression(
+                    topic_filter = load_cold("agent.topicfilter").parse_topic_expression(
                         child.text, dialect, child.nsmap, [t.path for t in self.topics()], now)
                 elif (child.ns, child.name) == (WSNT, "MessageContent"):
-                    item_filter = parse_item_filter(child.text, dialect, child.nsmap, now)
+                    item_filter = load_cold("agent.itemfilter").parse_item_filter(
+                        child.text, dialect, child.nsmap, now)
                 else:
                     raise wsn_fault("InvalidFilterFault", "unknown filter %s" % child.name, now)
         policy = request.find(ns, "SubscriptionPolicy")
