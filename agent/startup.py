@@ -21,9 +21,9 @@ from .ipfilter import IPFilter
 from .loop import Loop
 from .maintenance import EVENT_RING, recover
 from .monitoring import Monitor
-from .ntp_client import NtpClient, device_dhcp_servers, threaded_resolver
+from .lazy import OnFirstUse
 from .services.device import DeviceService
-from .services.events import SenderOnFirstUse, enable_push
+from .services.events import enable_push
 from .settings import Settings
 from .users import Users, write_initial_password
 
@@ -74,7 +74,7 @@ class Agent:
         device.network = self.network
         device.restart = self._restart
         # Push subscriptions (checklist 10.3), their sender made at the first one.
-        enable_push(device, SenderOnFirstUse(lambda: notify_sender(loop, board)))
+        enable_push(device, OnFirstUse(lambda: notify_sender(loop, board)))
         try:
             self._open_io()
         except AgentError as exc:
@@ -90,9 +90,7 @@ class Agent:
                                  sensors=board["sensors"])
         device.monitor.start()
         # In NTP mode the device clock follows its servers (checklist 8.4 #6, #7).
-        device.ntp = NtpClient(loop, device.time, device.settings, device.bus,
-                               dhcp_servers=lambda: device_dhcp_servers(device),
-                               resolve=threaded_resolver(loop))
+        device.ntp = NtpWhenNeeded(device.time, lambda: ntp_client(loop, device))
         device.ntp.start()
         return self
 
@@ -180,6 +178,33 @@ class Agent:
                     part.close()
         self.listeners = None
         self.loop.close()
+
+
+class NtpWhenNeeded(OnFirstUse):
+    """The NTP client (agent.ntp_client), made when the device clock is first in NTP mode: at
+    start, or when SetSystemDateAndTime or SetNTP asks for it. A clock kept Manual never loads
+    it."""
+
+    def __init__(self, clock, make):
+        OnFirstUse.__init__(self, make)
+        self.clock = clock
+
+    def sync_now(self):
+        if self.made is not None or self.clock.mode == "NTP":
+            self.get().sync_now()
+
+    start = sync_now
+
+    def close(self):
+        if self.made is not None:
+            self.made.close()
+
+
+def ntp_client(loop, device):
+    from .ntp_client import NtpClient, device_dhcp_servers, threaded_resolver
+    return NtpClient(loop, device.time, device.settings, device.bus,
+                     dhcp_servers=lambda: device_dhcp_servers(device),
+                     resolve=threaded_resolver(loop))
 
 
 def notify_sender(loop, board):

@@ -9,6 +9,7 @@ neither list or a portable one breaks these rules.
 PORTABLE = (
     "test_compat",
     "test_cold_groups",
+    "test_lazy",
     "test_hashes",
     "test_digest",
     "test_xmlwrite",

@@ -542,23 +542,24 @@ class PushTest(unittest.TestCase):
 
 
 class PushOnFirstUseTest(PushTest):
-    """The agent's sender is made at the first push subscription (startup: SenderOnFirstUse),
-    and every push test above runs through it."""
+    """The agent's sender is made at the first push subscription (startup: agent.lazy's
+    OnFirstUse), and every push test above runs through it."""
 
     def setUp(self):
-        from agent.services.events import SenderOnFirstUse, enable_push
+        from agent.lazy import OnFirstUse
+        from agent.services.events import enable_push
         self.made = []
 
         def make():
             self.made.append(1)
             return FakeSender()
         super().setUp()
-        self.lazy = SenderOnFirstUse(make)
+        self.lazy = OnFirstUse(make)
         enable_push(self.device, self.lazy)  # in place of PushTest's sender
 
     def subscribe(self, address="http://192.0.2.7:8123/api/webhook/x"):
         response = super().subscribe(address)
-        self.sender = self.lazy.sender  # what the tests above look at
+        self.sender = self.lazy.made  # what the tests above look at
         return response
 
     def test_the_sender_is_made_at_the_first_subscription_only(self):

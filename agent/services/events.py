@@ -337,30 +337,6 @@ def notify_envelope(sub, message, producer_url=None):
     return b"".join(out)
 
 
-class SenderOnFirstUse:
-    """The Notify sender, made by `make()` at the first push subscription: agent.notify is the
-    largest module of the event service (about 10 KB of bytecode a board would hold in RAM from
-    its start), and most devices are only ever pulled from."""
-
-    def __init__(self, make):
-        self.make = make
-        self.sender = None
-
-    def _sender(self):
-        if self.sender is None:
-            self.sender = self.make()
-        return self.sender
-
-    def parse(self, url):
-        return self._sender().parse(url)
-
-    def post(self, consumer, body, on_result=None):
-        return self._sender().post(consumer, body, on_result)
-
-    def forget(self, consumer):
-        return self._sender().forget(consumer)
-
-
 def enable_push(device, sender):
     """Offer push subscriptions (10.3) through `sender` (agent.notify.NotifySender): each
     message a subscription wants becomes one Notify; a consumer that still fails after the
