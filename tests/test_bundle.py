@@ -75,7 +75,7 @@ def test_the_bundle_is_the_boards_filesystem(esp32):
         assert (out / name).read_bytes()[:3] == b"M\x06\x00", name
     assert filecmp.cmp(out / "board.json", ROOT / "boards" / "esp32.json", shallow=False)
     main = (out / "main.py").read_text()
-    assert "from agent.boot import main" in main and 'main("settings.json")' in main
+    assert "from agent.boot import main" in main and 'main("settings.json", heap)' in main
 
 
 def test_the_board_runs_only_portable_hal_modules():
