@@ -51,33 +51,45 @@ class DiscoveryService:
             self.families.append(_IPv6(interfaces6, sockets))
         self.running = False
         self._recheck = None
+        self._off = []  # families that could not listen: not retried until the next start
         scopes.on_change.append(self._changed)
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self):
         """Listen and announce, if the device is Discoverable (checklist 7 Modes), on each IP
-        version the device serves; raises OSError if it serves some and can listen on none."""
+        version the device serves; raises OSError if it serves some and can listen on none.
+        A version served later (a board's Wi-Fi joining after the start) opens at a re-check."""
         if self.scopes.mode != "Discoverable" or self.running:
             return
         served = self.addresses()
         failures = []
+        self._off = []
         for family in self.families:
-            if not family.find_links(served):
-                continue
-            try:
-                self.port = family.open(self.port)
-            except OSError as exc:
-                failures.append((family, exc))
-                continue
-            self.loop.register(family.sock, POLLIN,
-                               lambda events, family=family: self._readable(family))
+            if family.find_links(served):
+                exc = self._open(family)
+                if exc is not None:
+                    failures.append((family, exc))
         if failures and not self._open_families():
             raise failures[0][1]
         for family, exc in failures:  # e.g. a machine with IPv6 turned off: IPv4 only
-            log.warning("WS-Discovery over %s off: %s", family.name, exc)
+            self._turn_off(family, exc)
         self.running = True
         self._refresh()
+
+    def _open(self, family):
+        """Listen on `family`'s socket; the OSError if it cannot, else None."""
+        try:
+            self.port = family.open(self.port)
+        except OSError as exc:
+            return exc
+        self.loop.register(family.sock, POLLIN,
+                           lambda events, family=family: self._readable(family))
+        return None
+
+    def _turn_off(self, family, exc):
+        log.warning("WS-Discovery over %s off: %s", family.name, exc)
+        self._off.append(family)
 
     def stop(self):
         """Say Bye (best effort, at once) on every link and stop listening."""
@@ -121,7 +133,14 @@ class DiscoveryService:
         """Re-read the links; join the group on new ones and say Hello there, and again where
         a link's addresses changed (checklist 7: joining the network, address change)."""
         served = self.addresses()
-        for family in self._open_families():
+        for family in self.families:
+            if family.sock is None:
+                if family in self._off or not family.find_links(served):
+                    continue
+                exc = self._open(family)  # its first address: a late link (issue 9 boards)
+                if exc is not None:
+                    self._turn_off(family, exc)
+                    continue
             before = family.links
             family.links = family.find_links(served)
             family.joined = [link for link in family.joined if link in family.links]

@@ -10,7 +10,7 @@ fake_usocket.install()  # before agent.discovery_net imports socket
 
 from agent import log
 from agent.discovery import D, MULTICAST_UDP_REPEAT, UNICAST_UDP_REPEAT, WSADIS
-from agent.discovery_net import DiscoveryService
+from agent.discovery_net import RECHECK_MS, DiscoveryService
 from agent.loop import Timer
 from agent.soap import SOAP12
 from agent.xmltree import parse
@@ -76,13 +76,17 @@ class BoardDiscovery:
 
     def setUp(self):
         log.set_stream(Quiet())
+        self.served = [BOARD]
+        self.start_service()
+        self.sock = self.sockets.sockets[0]
+
+    def start_service(self):
         self.sockets = fake_usocket.Port(self.port)
         self.loop = FakeLoop()
         self.service = DiscoveryService(self.loop, make(xaddrs=xaddrs), Scopes(),
-                                        rand=lambda n: 0, addresses=lambda: [BOARD],
+                                        rand=lambda n: 0, addresses=lambda: self.served,
                                         sockets=self.sockets)
         self.service.start()
-        self.sock = self.sockets.sockets[0]
 
     def tearDown(self):
         self.service.stop()
@@ -139,6 +143,21 @@ class BoardDiscovery:
         self.loop.readable(self.sock)  # a spurious wake-up reads nothing and sends nothing
         self.loop.run(1000)
         self.assertEqual(self.sent("ProbeMatches"), [])
+
+    def test_a_wifi_link_up_after_the_start_is_joined_at_the_next_recheck(self):
+        """agent.boot starts the agent even when Wi-Fi has not joined yet: the board has no
+        address then, and discovery must begin once it has one."""
+        self.service.stop()
+        self.served = []
+        self.start_service()
+        self.assertEqual(self.sockets.sockets, [])
+        self.served = [BOARD]
+        self.loop.run(RECHECK_MS + 1000)
+        sock = self.sockets.sockets[0]
+        self.assertEqual(sock.joined, [("239.255.255.250", BOARD)])
+        self.assertTrue(sock in self.loop.handlers)
+        self.assertEqual([destination for destination, _ in self.sent("Hello")],
+                         [GROUP] * (1 + MULTICAST_UDP_REPEAT))
 
     def test_bye_on_stop_then_the_socket_is_closed(self):
         self.loop.run(1000)
