@@ -237,6 +237,10 @@ class _Family:
                 return True  # still a member from before the link's address went away
             log.warning("WS-Discovery: cannot join %s on %s: %s", self.group, hosts[0], exc)
             return False
+        except ValueError:  # MicroPython 1.24.0's rp2 wants 40 bytes (micropython#16100)
+            log.warning("WS-Discovery: cannot join %s on %s: this firmware refuses the "
+                        "membership; update MicroPython", self.group, hosts[0])
+            return False
         return True
 
     def send_multicast(self, data, link, port):

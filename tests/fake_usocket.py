@@ -8,7 +8,8 @@ sockets.h; rp2: extmod/modlwip.c mp_module_lwip_globals_table, MicroPython 1.22-
 sockets holding exactly the methods `dir()` lists there (micropython#18774: no getsockname,
 getpeername, recvmsg; rp2 not even fileno). The quirks kept are those a UDP user meets:
 - setsockopt(level, option, value) looks at the option alone; SO_REUSEADDR takes an int,
-  IP_ADD_MEMBERSHIP exactly 8 bytes (group, then interface address: ValueError otherwise), and
+  IP_ADD_MEMBERSHIP exactly 8 bytes (group, then interface address: ValueError otherwise; rp2's
+  1.24.0 wants 40, `Port("rp2", (1, 24, 0))`), and
   any other option only prints "Warning: lwip.setsockopt() option not implemented" (recorded
   in `warnings`, as the firmware prints it, with no exception);
 - a datagram sent to a group reaches the socket only once the group is joined (lwIP's IGMP
@@ -45,13 +46,19 @@ def install():
 class Port:
     """One port's `socket` module: its constants as attributes, `socket(...)` to make one."""
 
-    def __init__(self, name):
+    def __init__(self, name, version=(1, 27, 0)):
         self.name = name
+        self.version = version
         for key, value in PORTS[name].items():
             setattr(self, key, value)
         self.sockets = []   # every socket made, in order
         self.sent = []      # (data, (host, port)) of every sendto, in order
         self.warnings = []  # what the firmware printed
+
+    def membership_size(self):
+        """What IP_ADD_MEMBERSHIP takes: sizeof(ip4_addr_t) * 2, but sizeof(ip_addr_t) * 2 with
+        IPv6 on (40) in rp2's 1.24.0 (micropython#16100, fixed by #16121)."""
+        return 40 if (self.name, self.version) == ("rp2", (1, 24, 0)) else 8
 
     def socket(self, af=2, kind=1, proto=0):
         sock = (Esp32Socket if self.name == "esp32" else Rp2Socket)(self, af, kind)
@@ -94,7 +101,7 @@ class _Socket:
             if not isinstance(value, int):
                 raise TypeError("can't convert %s to int" % type(value).__name__)
         elif option == self.module.IP_ADD_MEMBERSHIP:
-            if len(bytes(value)) != 8:  # sizeof(ip4_addr_t) * 2
+            if len(bytes(value)) != self.module.membership_size():
                 raise ValueError()
             self.joined.append((_dotted(value[0:4]), _dotted(value[4:8])))
         else:

@@ -14,7 +14,7 @@ from agent.discovery_net import RECHECK_MS, DiscoveryService
 from agent.loop import Timer
 from agent.soap import SOAP12
 from agent.xmltree import parse
-from tests.support import Quiet
+from tests.support import Lines, Quiet
 from tests.test_discovery import body_of, header_text, make, probe
 
 BOARD = "192.168.4.20"          # the Wi-Fi station's ifconfig() address (tests/fake_network.py)
@@ -77,11 +77,11 @@ class BoardDiscovery:
     def setUp(self):
         log.set_stream(Quiet())
         self.served = [BOARD]
-        self.start_service()
+        self.start_service(fake_usocket.Port(self.port))
         self.sock = self.sockets.sockets[0]
 
-    def start_service(self):
-        self.sockets = fake_usocket.Port(self.port)
+    def start_service(self, sockets):
+        self.sockets = sockets
         self.loop = FakeLoop()
         self.service = DiscoveryService(self.loop, make(xaddrs=xaddrs), Scopes(),
                                         rand=lambda n: 0, addresses=lambda: self.served,
@@ -149,7 +149,7 @@ class BoardDiscovery:
         address then, and discovery must begin once it has one."""
         self.service.stop()
         self.served = []
-        self.start_service()
+        self.start_service(fake_usocket.Port(self.port))
         self.assertEqual(self.sockets.sockets, [])
         self.served = [BOARD]
         self.loop.run(RECHECK_MS + 1000)
@@ -176,6 +176,24 @@ class Esp32DiscoveryTest(BoardDiscovery, unittest.TestCase):
 
 class Rp2DiscoveryTest(BoardDiscovery, unittest.TestCase):
     port = "rp2"
+
+    def test_a_firmware_refusing_the_membership_still_starts_and_says_why(self):
+        """MicroPython 1.24.0 on rp2 raises ValueError for any IP_ADD_MEMBERSHIP: the agent must
+        boot all the same (a probe sent to the board itself is still answered), with a warning
+        naming the fix."""
+        self.service.stop()
+        lines = Lines()
+        log.set_stream(lines)
+        self.start_service(fake_usocket.Port("rp2", (1, 24, 0)))
+        sock = self.sockets.sockets[0]
+        self.assertEqual(sock.joined, [])
+        self.assertTrue(lines.has("cannot join 239.255.255.250 on 192.168.4.20: this firmware "
+                                  "refuses the membership; update MicroPython"), lines.lines)
+        self.sockets.deliver(probe(), CLIENT, (BOARD, 3702))
+        self.loop.readable(sock)
+        self.loop.run(1000)
+        self.assertEqual([destination for destination, _ in self.sent("ProbeMatches")],
+                         [CLIENT] * (1 + UNICAST_UDP_REPEAT))
 
     def test_the_fake_has_what_the_port_has(self):
         """The fake is only worth what it leaves out (micropython#18774's dir() on RP2350)."""
