@@ -27,7 +27,7 @@ RECHECK_MS = 10000      # interface addresses change rarely; DHCP renewals are m
 READS_PER_WAKEUP = 8    # a datagram flood must not starve the HTTP clients on the same loop
 
 # Linux's IP_PKTINFO tells which local address a datagram reached and whether it was sent to the
-# group; Python 3.11 names the option only on some builds.
+# group; Python 3.11 names the option only on some builds. Asked only where recvmsg() exists.
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 
 
@@ -35,48 +35,61 @@ class DiscoveryService:
     """Runs a `Discovery` on the loop while the device is Discoverable."""
 
     def __init__(self, loop, discovery, scopes, *, rand, addresses, port=PORT,
-                 interfaces6=compat.interface_addresses6):
+                 interfaces6=compat.interface_addresses6, sockets=socket):
         """`addresses()` lists the addresses the device serves HTTP on (the CLI passes the
         --bind address, or every interface's when binding to all), IPv6 link-local ones with
-        their zone; `interfaces6()` lists the host's (IPv6 address, interface name) pairs."""
+        their zone; `interfaces6()` lists the host's (IPv6 address, interface name) pairs;
+        `sockets` is the socket module (tests pass a board's, tests/fake_usocket.py)."""
         self.loop = loop
         self.discovery = discovery
         self.scopes = scopes
         self.rand = rand
         self.port = port
         self.addresses = addresses
-        self.families = [_IPv4()]
-        if hasattr(socket, "IPV6_RECVPKTINFO"):  # a runtime with IPv6 multicast (RFC 3542)
-            self.families.append(_IPv6(interfaces6))
+        self.families = [_IPv4(sockets)]
+        if hasattr(sockets, "IPV6_RECVPKTINFO"):  # a runtime with IPv6 multicast (RFC 3542)
+            self.families.append(_IPv6(interfaces6, sockets))
         self.running = False
         self._recheck = None
+        self._off = []  # families that could not listen: not retried until the next start
         scopes.on_change.append(self._changed)
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self):
         """Listen and announce, if the device is Discoverable (checklist 7 Modes), on each IP
-        version the device serves; raises OSError if it serves some and can listen on none."""
+        version the device serves; raises OSError if it serves some and can listen on none.
+        A version served later (a board's Wi-Fi joining after the start) opens at a re-check."""
         if self.scopes.mode != "Discoverable" or self.running:
             return
         served = self.addresses()
         failures = []
+        self._off = []
         for family in self.families:
-            if not family.find_links(served):
-                continue
-            try:
-                self.port = family.open(self.port)
-            except OSError as exc:
-                failures.append((family, exc))
-                continue
-            self.loop.register(family.sock, POLLIN,
-                               lambda events, family=family: self._readable(family))
+            if family.find_links(served):
+                exc = self._open(family)
+                if exc is not None:
+                    failures.append((family, exc))
         if failures and not self._open_families():
             raise failures[0][1]
         for family, exc in failures:  # e.g. a machine with IPv6 turned off: IPv4 only
-            log.warning("WS-Discovery over %s off: %s", family.name, exc)
+            self._turn_off(family, exc)
         self.running = True
         self._refresh()
+
+    def _open(self, family):
+        """Listen on `family`'s socket; the OSError if it cannot, else None."""
+        try:
+            self.port = family.open(self.port)
+        except OSError as exc:
+            return exc
+        self.loop.register(family.sock, POLLIN,
+                           lambda events, family=family: self._readable(family))
+        return None
+
+    def _turn_off(self, family, exc):
+        log.warning("WS-Discovery over %s off: %s", family.name, exc)
+        self._off.append(family)
 
     def stop(self):
         """Say Bye (best effort, at once) on every link and stop listening."""
@@ -120,7 +133,14 @@ class DiscoveryService:
         """Re-read the links; join the group on new ones and say Hello there, and again where
         a link's addresses changed (checklist 7: joining the network, address change)."""
         served = self.addresses()
-        for family in self._open_families():
+        for family in self.families:
+            if family.sock is None:
+                if family in self._off or not family.find_links(served):
+                    continue
+                exc = self._open(family)  # its first address: a late link (issue 9 boards)
+                if exc is not None:
+                    self._turn_off(family, exc)
+                    continue
             before = family.links
             family.links = family.find_links(served)
             family.joined = [link for link in family.joined if link in family.links]
@@ -175,7 +195,8 @@ class DiscoveryService:
 class _Family:
     """One IP version's socket, its links and the group joined on them."""
 
-    def __init__(self, af, wildcard, group, level, multicast_if, add_membership):
+    def __init__(self, sockets, af, wildcard, group, level, multicast_if, add_membership):
+        self.sockets = sockets
         self.af = af
         self.wildcard = wildcard
         self.group = group
@@ -188,9 +209,10 @@ class _Family:
 
     def open(self, port):
         """Bind the port (0: any) and return it."""
-        sock = socket.socket(self.af, socket.SOCK_DGRAM)
+        sockets = self.sockets
+        sock = sockets.socket(self.af, sockets.SOCK_DGRAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(sockets.SOL_SOCKET, sockets.SO_REUSEADDR, 1)
             self.configure(sock)
             sock.bind((self.wildcard, port))
         except OSError:
@@ -215,30 +237,45 @@ class _Family:
                 return True  # still a member from before the link's address went away
             log.warning("WS-Discovery: cannot join %s on %s: %s", self.group, hosts[0], exc)
             return False
+        except ValueError:  # MicroPython 1.24.0's rp2 wants 40 bytes (micropython#16100)
+            log.warning("WS-Discovery: cannot join %s on %s: this firmware refuses the "
+                        "membership; update MicroPython", self.group, hosts[0])
+            return False
         return True
 
     def send_multicast(self, data, link, port):
         try:
-            self.sock.setsockopt(self.level, self.multicast_if, self.interface(link))
+            if self.multicast_if is not None:  # else the runtime's one interface (_IPv4)
+                self.sock.setsockopt(self.level, self.multicast_if, self.interface(link))
             self.sock.sendto(data, (self.group, port))
         except OSError as exc:
             log.info("WS-Discovery multicast on %s failed: %r", link, exc)
 
 
 class _IPv4(_Family):
+    """MicroPython's lwIP ports (esp32: ports/esp32/modsocket.c, rp2: extmod/modlwip.c) name
+    neither IP_MULTICAST_IF nor IP_MULTICAST_TTL and print a warning for any option they do not
+    implement, so those are only set where named: a board has one Wi-Fi interface, which lwIP
+    multicasts on, at its own default TTL. Their sockets have no recvmsg() nor getsockname()."""
+
     name = "IPv4"
 
-    def __init__(self):
-        _Family.__init__(self, socket.AF_INET, "0.0.0.0", DISCOVERY_ADDR_V4, socket.IPPROTO_IP,
-                         socket.IP_MULTICAST_IF, socket.IP_ADD_MEMBERSHIP)
+    def __init__(self, sockets=socket):
+        _Family.__init__(self, sockets, sockets.AF_INET, "0.0.0.0", DISCOVERY_ADDR_V4,
+                         sockets.IPPROTO_IP, getattr(sockets, "IP_MULTICAST_IF", None),
+                         sockets.IP_ADD_MEMBERSHIP)
 
     def configure(self, sock):
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        try:
-            sock.setsockopt(socket.IPPROTO_IP, _IP_PKTINFO, 1)
-            self._pktinfo = hasattr(sock, "recvmsg")
-        except (OSError, AttributeError):
-            self._pktinfo = False
+        sockets = self.sockets
+        ttl = getattr(sockets, "IP_MULTICAST_TTL", None)
+        if ttl is not None:
+            sock.setsockopt(sockets.IPPROTO_IP, ttl, 1)
+        self._pktinfo = hasattr(sock, "recvmsg")
+        if self._pktinfo:
+            try:
+                sock.setsockopt(sockets.IPPROTO_IP, _IP_PKTINFO, 1)
+            except OSError:
+                self._pktinfo = False
 
     def find_links(self, served):
         return {address: [address] for address in served if ":" not in address}
@@ -248,26 +285,38 @@ class _IPv4(_Family):
         return [local]
 
     def membership(self, address):
-        return socket.inet_aton(self.group) + socket.inet_aton(address)
+        """struct ip_mreq: the group, then the interface's address (lwIP takes the same 8
+        bytes, in this order, and swaps them itself)."""
+        return _packed4(self.group) + _packed4(address)
 
     def interface(self, address):
-        return socket.inet_aton(address)
+        return _packed4(address)
 
     def receive(self):
         """(datagram, source, local address it reached, sent to the group?)."""
         if self._pktinfo:
+            sockets = self.sockets
             data, ancillary, _, source = self.sock.recvmsg(MAX_DATAGRAM + 1,
-                                                           socket.CMSG_SPACE(12))
+                                                           sockets.CMSG_SPACE(12))
             for level, kind, info in ancillary:
-                if level == socket.IPPROTO_IP and kind == _IP_PKTINFO and len(info) >= 12:
-                    local = socket.inet_ntoa(info[4:8])
-                    destination = socket.inet_ntoa(info[8:12])
+                if level == sockets.IPPROTO_IP and kind == _IP_PKTINFO and len(info) >= 12:
+                    local = sockets.inet_ntoa(info[4:8])
+                    destination = sockets.inet_ntoa(info[8:12])
                     return data, source, local, destination == self.group
         else:
             data, source = self.sock.recvfrom(MAX_DATAGRAM + 1)
         # Without packet info, treat it as multicast (the cautious choice: delayed replies,
-        # silence on unsupported rules) and find our address by asking the routing table.
-        return data, source, _route_to(source[0]), True
+        # silence on unsupported rules) and find our address the way the runtime allows.
+        return data, source, self._local_to(source[0]), True
+
+    def _local_to(self, ip):
+        """The local address that reaches `ip`: the routing table's answer, or on a runtime
+        whose sockets cannot tell (no getsockname: esp32, rp2) the board's one address."""
+        if hasattr(self.sock, "getsockname"):
+            return _route_to(self.sockets, ip)
+        for address in self.links:
+            return address
+        return "0.0.0.0"
 
 
 class _IPv6(_Family):
@@ -276,28 +325,29 @@ class _IPv6(_Family):
 
     name = "IPv6"
 
-    def __init__(self, interfaces):
-        _Family.__init__(self, socket.AF_INET6, "::", DISCOVERY_ADDR_V6, socket.IPPROTO_IPV6,
-                         socket.IPV6_MULTICAST_IF, socket.IPV6_JOIN_GROUP)
+    def __init__(self, interfaces, sockets=socket):
+        _Family.__init__(self, sockets, sockets.AF_INET6, "::", DISCOVERY_ADDR_V6,
+                         sockets.IPPROTO_IPV6, sockets.IPV6_MULTICAST_IF, sockets.IPV6_JOIN_GROUP)
         self.interfaces = interfaces
 
     def configure(self, sock):
         if not hasattr(sock, "recvmsg"):
             raise OSError(errno.EOPNOTSUPP, "no recvmsg() for packet info")
-        sock.setsockopt(self.level, socket.IPV6_V6ONLY, 1)  # IPv4 has its own socket
-        sock.setsockopt(self.level, socket.IPV6_MULTICAST_HOPS, 1)
-        sock.setsockopt(self.level, socket.IPV6_RECVPKTINFO, 1)
+        sockets = self.sockets
+        sock.setsockopt(self.level, sockets.IPV6_V6ONLY, 1)  # IPv4 has its own socket
+        sock.setsockopt(self.level, sockets.IPV6_MULTICAST_HOPS, 1)
+        sock.setsockopt(self.level, sockets.IPV6_RECVPKTINFO, 1)
 
     def find_links(self, served):
         """{interface index: XAddr hosts} of the interfaces holding a served IPv6 address."""
-        wanted = [_packed(host) for host in served if ":" in host]
+        wanted = [_packed(self.sockets, host) for host in served if ":" in host]
         found = {}
         for address, interface in self.interfaces():
             host = scoped(address, interface)
-            if _packed(host) not in wanted:
+            if _packed(self.sockets, host) not in wanted:
                 continue
             try:
-                index = socket.if_nametoindex(interface)
+                index = self.sockets.if_nametoindex(interface)
             except OSError:
                 continue  # gone since it was listed
             found.setdefault(index, []).append(host)
@@ -314,30 +364,37 @@ class _IPv6(_Family):
         return _Family.join(self, link, hosts)
 
     def membership(self, index):
-        return socket.inet_pton(self.af, self.group) + struct.pack("@I", index)
+        return self.sockets.inet_pton(self.af, self.group) + struct.pack("@I", index)
 
     def interface(self, index):
         return index
 
     def receive(self):
         """(datagram, source (with its scope id), interface index, sent to a group?)."""
-        data, ancillary, _, source = self.sock.recvmsg(MAX_DATAGRAM + 1, socket.CMSG_SPACE(20))
+        data, ancillary, _, source = self.sock.recvmsg(MAX_DATAGRAM + 1,
+                                                       self.sockets.CMSG_SPACE(20))
         for level, kind, info in ancillary:
-            if level == self.level and kind == socket.IPV6_PKTINFO and len(info) >= 20:
+            if level == self.level and kind == self.sockets.IPV6_PKTINFO and len(info) >= 20:
                 # struct in6_pktinfo: the destination address, then the interface index
                 return data, source, struct.unpack("@I", info[16:20])[0], info[0] == 0xff
         return data, source, None, True
 
 
-def _packed(host):
+def _packed(sockets, host):
     """An IPv6 host ("addr" or "addr%zone") in a form that compares equal however written."""
     address, _, zone = host.partition("%")
-    return socket.inet_pton(socket.AF_INET6, address), zone
+    return sockets.inet_pton(sockets.AF_INET6, address), zone
 
 
-def _route_to(ip):
+def _packed4(address):
+    """A dotted IPv4 address as 4 bytes in network order: inet_aton, which MicroPython's socket
+    module lacks on every port."""
+    return bytes(int(part) for part in address.split("."))
+
+
+def _route_to(sockets, ip):
     """The local address the routing table would use to reach `ip` (no packet is sent)."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe = sockets.socket(sockets.AF_INET, sockets.SOCK_DGRAM)
     try:
         probe.connect((ip, 9))
         return compat.local_address(probe, ("0.0.0.0", 0))[0]

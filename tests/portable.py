@@ -28,6 +28,7 @@ PORTABLE = (
     "test_scopes",
     "test_scope_operations",
     "test_discovery",
+    "test_discovery_board",
     "test_deferred",
     "test_durations",
     "test_bus",

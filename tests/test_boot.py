@@ -190,8 +190,9 @@ def test_boot_main_reports_a_bad_settings_file_in_one_line(tmp_path):
 
 
 def test_a_socket_module_without_multicast_turns_discovery_off(monkeypatch):
-    """A board's socket module may lack what WS-Discovery needs (inet_aton, IP_MULTICAST_IF):
-    the agent then runs without discovery, saying why, instead of stopping at boot."""
+    """A port's socket module may lack what WS-Discovery needs (esp32 and rp2 have it all:
+    tests/test_discovery_board.py; one without IP_ADD_MEMBERSHIP has not): the agent then runs
+    without discovery, saying why, instead of stopping at boot."""
     from agent import discovery_net, log
     from agent.device import Device
     from agent.loop import Loop
@@ -200,7 +201,7 @@ def test_a_socket_module_without_multicast_turns_discovery_off(monkeypatch):
     from tests.support import Lines
 
     def start(self):
-        raise AttributeError("module 'socket' has no attribute 'inet_aton'")
+        raise AttributeError("module 'socket' has no attribute 'IP_ADD_MEMBERSHIP'")
     monkeypatch.setattr(discovery_net.DiscoveryService, "start", start)
     lines = Lines()
     log.set_stream(lines)
@@ -210,4 +211,4 @@ def test_a_socket_module_without_multicast_turns_discovery_off(monkeypatch):
     finally:
         log.set_stream(None)
     assert lines.has("WS-Discovery off: this runtime's socket module lacks module 'socket' "
-                     "has no attribute 'inet_aton'"), lines.lines
+                     "has no attribute 'IP_ADD_MEMBERSHIP'"), lines.lines
