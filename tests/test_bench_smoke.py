@@ -67,7 +67,7 @@ def test_ringstore_benchmark_prints_its_figures():
 def test_bundle_benchmark_prints_its_figures():
     require_micropython()
     out = run("bench_bundle.py")
-    for board in ("esp32", "pico-w"):
+    for board in ("esp32", "pico2-w"):
         for figure in ("MicroPython bundle, board %s: flash" % board,
                        "MicroPython bundle, board %s: RAM held after boot" % board):
             assert figure in out, out

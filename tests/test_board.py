@@ -9,7 +9,7 @@ from agent.board import HAL_RULES, HALS, board_dirs, load_board
 from agent.errors import ConfigError
 from tests.support import remove_tree, scratch_dir
 
-SHIPPED = ("beaglebone-black", "desktop", "esp32", "pi-door", "pico-w", "usbrelay-4")
+SHIPPED = ("beaglebone-black", "desktop", "esp32", "pi-door", "pico-w", "pico2-w", "usbrelay-4")
 
 RELAY_DEFAULTS = {"contact": "NO", "active_low": False, "idle_state": "open", "mode": "Bistable",
                   "delay_time": 1, "delay_times": [0.1, 600]}

@@ -1,8 +1,9 @@
-"""A built bundle boots (issue 9): tools/build-bundle's output for esp32 and pico-w, its .mpy files
-alone (no sources: run.mjs --bundle) in the WebAssembly MicroPython, booted through agent.boot
-with fake `network` and `machine` modules up to its first socket, serves GetSystemDateAndTime
-and an HTTP Digest GetDeviceInformation through the sans-IO core (tests/bundle_boot.py). And
-agent.boot.main on CPython, sockets included: the same entry serving over loopback."""
+"""A built bundle boots (issue 9): tools/build-bundle's output for esp32, pico-w and pico2-w, its
+.mpy files alone (no sources: run.mjs --bundle) in the WebAssembly MicroPython, booted through
+agent.boot with fake `network` and `machine` modules up to its first socket, serves
+GetSystemDateAndTime and an HTTP Digest GetDeviceInformation through the sans-IO core
+(tests/bundle_boot.py). And agent.boot.main on CPython, sockets included: the same entry serving
+over loopback."""
 
 import json
 import os
@@ -59,7 +60,7 @@ def element_text(xml, name):
     return found and found.group(1)
 
 
-@pytest.mark.parametrize("board", ["esp32", "pico-w"])
+@pytest.mark.parametrize("board", ["esp32", "pico-w", "pico2-w"])
 def test_bundle_boots_from_mpy_and_serves_through_the_core(board, tmp_path):
     mpy.require_micropython()
     bundle = tmp_path / board

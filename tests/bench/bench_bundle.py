@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.test_boot import boot_in_micropython, build_bundle, fill_in_settings  # noqa: E402
 
-BOARDS = ("esp32", "pico-w")
+BOARDS = ("esp32", "pico2-w")
 
 
 def held(bundle, *args):
