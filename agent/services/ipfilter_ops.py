@@ -1,8 +1,9 @@
 """The IP address filter operations of the device service (checklist 8.3 #18-#21, issue 8).
 
-A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService; the rules and faults live in agent.ipfilter.
-The filter lives in the device's settings, which the HTTP servers' own IPFilter reads on every
-accepted connection, so a change here applies to the next connection.
+A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService; the rules and
+faults live in agent.ipfilter. The filter lives in the device's settings, which the HTTP
+servers' own IPFilter reads on every accepted connection, so a change here applies to the next
+connection.
 """
 
 from ..ipfilter import IPFilter

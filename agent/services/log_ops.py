@@ -1,8 +1,8 @@
 """GetSystemLog and GetSystemSupportInformation of the device service (checklist 8.4 #11, #12).
 
-A mixin of agent.services.device.DeviceService. Both answer as character data (tt:String), not
-MTOM attachments, from the bounded logs of agent.systemlog: the logs always exist (possibly
-still empty), so the AccesslogUnavailable, SystemlogUnavailable and
+A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService. Both answer as
+character data (tt:String), not MTOM attachments, from the bounded logs of agent.systemlog: the
+logs always exist (possibly still empty), so the AccesslogUnavailable, SystemlogUnavailable and
 SupportInformationUnavailable faults never apply.
 """
 

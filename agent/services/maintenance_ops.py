@@ -1,8 +1,9 @@
 """System maintenance operations of the device service (checklist 8.4 #2, #5, #8, #13).
 
-A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService. SetSystemFactoryDefault and StartSystemRestore's
-upload stage their work in the journal (agent.maintenance) before answering, so a failed write
-is a fault and not a false success; every restart comes from a loop timer after the response.
+A cold group (agent.services.ColdGroup) of agent.services.device.DeviceService.
+SetSystemFactoryDefault and StartSystemRestore's upload stage their work in the journal
+(agent.maintenance) before answering, so a failed write is a fault and not a false success;
+every restart comes from a loop timer after the response.
 
 Not offered (capabilities false, operations ActionNotSupported): the MTOM GetSystemBackup and
 RestoreSystem (deprecated; HTTP backup and restore do the same), and firmware upgrades
