@@ -8,7 +8,8 @@ where every agent and hal module was loaded from, what Wi-Fi was asked, whether 
 listens, the heap allocated (gc.mem_alloc() deltas: importing agent.boot, booting, then the
 requests; this port frees nothing inside one run, so these count garbage too), and the status
 and body of GetSystemDateAndTime (anonymous), GetDeviceInformation without credentials (the
-401's challenge) and with HTTP Digest SHA-256 as the first administrator. `--stop-after imports`
+401's challenge) and with HTTP Digest SHA-256 as the first administrator, and GetHostname (a
+cold operation group, loaded for the call and let go after it). `--stop-after imports`
 or `--stop-after boot` ends the script there, printing nothing: run.mjs --settled-heap then
 shows what the code, or the booted agent, holds once collected.
 """
@@ -95,6 +96,7 @@ clock = exchange("GetSystemDateAndTime")
 refused = exchange("GetDeviceInformation")
 information = exchange("GetDeviceInformation",
                        digest_authorization(refused[1], "admin", password))
+hostname = exchange("GetHostname")  # a cold operation group's (agent.services.Service.cold)
 gc.collect()
 serving = gc.mem_alloc() - before
 loaded = {}
@@ -108,4 +110,4 @@ print("BOOT-RESULT " + json.dumps({
     "listening": agent.listeners is not None,
     "relays": [r.token for r in agent.device.io.relays],
     "clock": [clock[0], clock[2]], "refused": refused[0],
-    "information": [information[0], information[2]]}))
+    "information": [information[0], information[2]], "hostname": [hostname[0], hostname[2]]}))

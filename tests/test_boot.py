@@ -93,6 +93,11 @@ def test_bundle_boots_from_mpy_and_serves_through_the_core(board, tmp_path):
     board_file = json.loads((ROOT / "boards" / (board + ".json")).read_text())
     assert element_text(body, "Manufacturer") == board_file["manufacturer"]
     assert element_text(body, "HardwareId") == board_file["hardware_id"]
+    # A cold operation group answers, and the board has let it go again (compat.load_cold).
+    status, body = result["hostname"]
+    assert status == 200 and "<tds:HostnameInformation>" in body, body
+    schema.validate_envelope(body.encode())
+    assert "agent.services.network_ops" not in result["loaded"], result["loaded"]
 
 
 def test_a_bundle_missing_a_module_does_not_boot(tmp_path):

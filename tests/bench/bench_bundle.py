@@ -1,13 +1,14 @@
 """Flash and RAM of the MicroPython bundle per board (issue 9, README figures).
 
-Flash: the bytes of every file tools/build-bundle puts on the board's filesystem, and what
-they take in 4 KiB littlefs blocks (each file at least one block: an upper bound, littlefs
-inlines very small files). RAM, in the WebAssembly MicroPython (tests/bundle_boot.py: boot up
-to the first socket, fake `network` and `machine`): gc.mem_alloc() once the collector has run
-(run.mjs --settled-heap) with the code imported, the agent booted, and after three requests;
-and the bytes allocated while booting, garbage included (this port frees nothing within one
-run), which bounds what the boot needs at its peak. The .mpy bytecode is loaded into the heap;
-firmware with the modules frozen in keeps it in flash instead, which this runtime cannot show.
+Flash: the bytes of every file tools/build-bundle puts on the board's filesystem, and what they
+take in 4 KiB littlefs blocks (each file at least one block: an upper bound, littlefs inlines
+very small files). RAM, in the WebAssembly MicroPython (tests/bundle_boot.py: boot up to the
+first socket, fake `network` and `machine`): gc.mem_alloc() once the collector has run (run.mjs
+--settled-heap) with the code imported, the agent booted, and after four requests (one of a cold
+operation group); and the bytes allocated while booting, garbage included (this port frees
+nothing within one run), which bounds what the boot needs at its peak. The .mpy bytecode is
+loaded into the heap; firmware with the modules frozen in keeps it in flash instead, which this
+runtime cannot show.
 
     python tests/bench/bench_bundle.py [--board NAME ...]
 """
@@ -44,7 +45,7 @@ def measure(board, work):
     booted = held(bundle, "--stop-after", "boot")
     result, (before, after), _ = boot_in_micropython(bundle)
     print("MicroPython bundle, board %s: RAM held after boot %.1f KB (code %.1f KB, the built "
-          "device %.1f KB), after three requests %.1f KB; %.1f KB allocated while booting, "
+          "device %.1f KB), after four requests %.1f KB; %.1f KB allocated while booting, "
           "garbage included" % (board, booted, code, booted - code, (after - before) / 1024,
                                 result["heap_held"] / 1024))
 
