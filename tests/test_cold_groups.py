@@ -86,7 +86,7 @@ class CallTest(unittest.TestCase):
     def test_an_unknown_name_is_still_an_attribute_error(self):
         service = DeviceService(self.device)
         self.assertRaises(AttributeError, lambda: service.NoSuchOperation)
-        self.assertEqual(getattr(service, "prefix", "none"), "none")
+        self.assertEqual(getattr(service, "NotAnOperation", "none"), "none")
 
     def test_first_questions_load_no_group(self):
         def refuse(name, forget=False):
@@ -104,3 +104,21 @@ class CallTest(unittest.TestCase):
         finally:
             services.load_cold = saved
             log.set_stream(None)
+
+    def test_serving_a_request_looks_up_no_missing_name(self):
+        """Each miss walks the cold declarations and raises AttributeError: allocations a
+        board would pay on every request (the README's per-request heap figure)."""
+        misses = []
+        original = services.Service.__getattr__
+
+        def counting(service, name):
+            misses.append(name)
+            return original(service, name)
+        services.Service.__getattr__ = counting
+        try:
+            for body in ("<tds:GetSystemDateAndTime/>", "<tds:GetDeviceInformation/>",
+                         "<tds:GetCapabilities/>"):
+                self.assertEqual(self.client.call(body).status, 200, body)
+        finally:
+            services.Service.__getattr__ = original
+        self.assertEqual(misses, [])

@@ -22,6 +22,8 @@ class Service:
     namespace = ""    # WSDL target namespace, announced by GetServices
     declare = ()      # namespaces its responses use, declared once on the Envelope
     version = SPEC_VERSION
+    http = None       # agent.app: a SOAP service is no plain HTTP resource (system_http)
+    prefix = False    # answers its path only (the subscription manager: every path under it)
     # Operation groups loaded only when called, and on a board let go again after the call
     # (issue 9: RAM): ((module, ColdGroup class, " OpA OpB "), ...). Capabilities must never
     # need them. tests/test_cold_groups.py checks each names exactly its group's operations.
