@@ -130,6 +130,7 @@ class Policy:
         user = token_user or digest_user
         if user is None:
             raise Unauthorized(self.challenges())
+        ctx.user = user  # known from here: a Table 7 refusal is logged with its name
         entry = self.users.lookup(user)
         if entry is None or not allowed(access, entry[1]):
             log.info("%s (%s) may not call %s operations", user, entry and entry[1],

@@ -191,7 +191,7 @@ class AccessLogTest(FreshLogs):
             "127.0.0.1 admin device GetSystemLog 200",
             "127.0.0.1 admin device GetSystemLog 400 Sender/InvalidArgVal",
             "127.0.0.1 anonymous device GetSystemLog 401",
-            "127.0.0.1 anonymous device GetSystemLog 400 Sender/NotAuthorized"])
+            "127.0.0.1 operator device GetSystemLog 400 Sender/NotAuthorized"])  # who was refused
 
     def test_read_system_secret_is_for_administrators_only(self):
         c = self.caller

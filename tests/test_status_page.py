@@ -107,9 +107,10 @@ class AccessLogTest(StatusCase):
         self.request(STATE, "viewer")
         self.pulse("R1")
         # (each request of this client is first challenged: those 401s are refusals, logged)
-        lines = [line.split(" ", 3)[3] for line in ACCESS.lines if " 401" not in line]
-        self.assertEqual(lines, ["status GET / 200", "status GET /status/state 403",
-                                 "status POST /status/pulse 200"])
+        lines = [line.split(" ", 2)[2] for line in ACCESS.lines if " 401" not in line]
+        self.assertEqual(lines, ["operator status GET / 200",
+                                 "viewer status GET /status/state 403",
+                                 "operator status POST /status/pulse 200"])
 
 
 class PageTest(StatusCase):
