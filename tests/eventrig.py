@@ -109,6 +109,13 @@ class Client:
         self.send(body, path)
         return self.receive()
 
+    def exchange(self, request):
+        """Send a ready HTTP request; (perf_counter when it was sent, the response), for the
+        latency benchmarks."""
+        sent = time.perf_counter()
+        self.sock.sendall(request)
+        return sent, self.receive()
+
     def pull_point(self):
         """Create a pull point and read its Initialized messages; returns its path."""
         response = self.call(CREATE)

@@ -16,7 +16,6 @@ Run: .venv/bin/python tests/bench/bench_deviceio.py [--requests N]
 
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import time
@@ -25,8 +24,8 @@ import tty
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.eventrig import Rig  # noqa: E402
-from tests.soapclient import envelope, http_request, split_response  # noqa: E402
+from tests.eventrig import Client, Rig  # noqa: E402
+from tests.soapclient import envelope, http_request  # noqa: E402
 
 BOARD = {"name": "bench", "hal": "sim", "relays": [{"token": "R1"}],
          "serial_ports": [{"token": "RS485", "device": "pty", "type": "RS485HalfDuplex",
@@ -39,25 +38,6 @@ REQUEST_B64 = "AQMAAAABhAo="
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
-
-
-class Client:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.rest = b""
-
-    def exchange(self, request):
-        """Send, return (time the request was sent, parsed response)."""
-        sent = time.perf_counter()
-        self.sock.sendall(request)
-        data = self.rest
-        while True:
-            response, rest = split_response(data)
-            if response is not None:
-                self.rest = rest
-                return sent, response
-            data += self.sock.recv(65536)
 
 
 def bench_relay(agent, client, requests):
