@@ -460,13 +460,15 @@ def load_cold(name, forget=FORGET_COLD):
     """Module `name`, imported. With `forget`, it and every module its import brought in are
     dropped from sys.modules and their packages at once: the caller's reference keeps them
     alive for as long as it is used, then the collector reclaims their code (issue 9)."""
+    if not forget:
+        __import__(name)
+        return sys.modules[name]
     before = set(sys.modules)
     __import__(name)
     module = sys.modules[name]
-    if forget:
-        for loaded in [key for key in sys.modules if key not in before]:
-            del sys.modules[loaded]
-            package, _, leaf = loaded.rpartition(".")
-            if package in sys.modules:
-                sys.modules[package].__dict__.pop(leaf, None)
+    for loaded in [key for key in sys.modules if key not in before]:
+        del sys.modules[loaded]
+        package, _, leaf = loaded.rpartition(".")
+        if package in sys.modules:
+            sys.modules[package].__dict__.pop(leaf, None)
     return module

@@ -34,8 +34,9 @@ class Service:
 
     def __getattr__(self, name):
         """Reached only for a name the service lacks: an operation of a cold group."""
+        word = " " + name + " "
         for module, group, names in self.cold:
-            if " " + name + " " in names:
+            if word in names:
                 return getattr(getattr(load_cold(module), group)(self), name)
         raise AttributeError(name)
 

@@ -10,12 +10,10 @@ and the NTP client; the listening ports are the CLI's `device.protocols` (agent.
 """
 
 from .. import network
-from ..clock import MAX_NTP_SERVERS, NTP_SERVERS
+from ..clock import MAX_NTP_SERVERS, NTP_FROM_DHCP, NTP_SERVERS
 from ..soap import SoapFault, sender
 from . import TT, ColdGroup, parse_boolean, required
 from .deviceio import TDS, empty_response
-
-NTP_FROM_DHCP = "ntp_from_dhcp"
 
 
 def _boolean_response(name, value):
